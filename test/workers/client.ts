@@ -1,0 +1,108 @@
+/**
+ * A protocol client for the workers tier: opens a real WebSocket upgrade against the Worker (SELF),
+ * decodes every server frame with the shared codec, and lets tests wait for the frames they expect.
+ */
+import { SELF } from "cloudflare:test";
+import {
+  type CanvasBounds,
+  decodeServerMessage,
+  encodeClientHello,
+  Op,
+  type ServerHello,
+  type ServerMessage,
+} from "../../worker/protocol.ts";
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+export class TestClient {
+  readonly messages: ServerMessage[] = [];
+  readonly closed: Promise<Closed>;
+  private waiters: (() => void)[] = [];
+  private cursor = 0;
+  hello!: ServerHello;
+
+  private constructor(readonly ws: WebSocket) {
+    let resolveClosed: (c: Closed) => void = () => {};
+    this.closed = new Promise((resolve) => {
+      resolveClosed = resolve;
+    });
+    ws.addEventListener("message", (event) => {
+      if (typeof event.data === "string") throw new Error(`server sent text: ${event.data}`);
+      const decoded = decodeServerMessage(event.data, this.bounds());
+      if (!decoded.ok) throw new Error(`server sent a bad frame: ${decoded.error.message}`);
+      this.messages.push(decoded.value);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    ws.addEventListener("close", (event) => {
+      resolveClosed({ code: event.code, reason: event.reason });
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  private bounds(): CanvasBounds | undefined {
+    return this.hello
+      ? { width: this.hello.width, height: this.hello.height, paletteSize: this.hello.palette.length }
+      : undefined;
+  }
+
+  /** Opens /ws, waits for the server hello, and (unless told not to) sends the client hello. */
+  static async connect(options: { origin?: string; hello?: boolean; resumeSeq?: number } = {}): Promise<TestClient> {
+    const headers: Record<string, string> = { Upgrade: "websocket" };
+    if (options.origin) headers.Origin = options.origin;
+    const response = await SELF.fetch("https://pixels.test/ws", { headers });
+    const ws = response.webSocket;
+    if (response.status !== 101 || !ws) throw new Error(`upgrade failed: ${response.status} ${await response.text()}`);
+    ws.binaryType = "arraybuffer";
+    ws.accept();
+    const client = new TestClient(ws);
+    const hello = await client.next((m) => m.op === Op.ServerHello);
+    if (hello.op !== Op.ServerHello) throw new Error("unreachable");
+    client.hello = hello;
+    if (options.hello !== false) client.send(encodeClientHello(options.resumeSeq ?? 0));
+    return client;
+  }
+
+  send(bytes: Uint8Array | string): void {
+    this.ws.send(bytes);
+  }
+
+  /** Waits for the next message (after those already consumed) that matches. */
+  async next<T extends ServerMessage>(match: (m: ServerMessage) => m is T, timeoutMs?: number): Promise<T>;
+  async next(match: (m: ServerMessage) => boolean, timeoutMs?: number): Promise<ServerMessage>;
+  async next(match: (m: ServerMessage) => boolean, timeoutMs = 3000): Promise<ServerMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      while (this.cursor < this.messages.length) {
+        const m = this.messages[this.cursor++];
+        if (m && match(m)) return m;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error("timed out waiting for a message");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Every pixel frame received so far, in arrival order. */
+  pixelFrames() {
+    return this.messages.filter((m) => m.op === Op.Pixels);
+  }
+
+  close(): void {
+    try {
+      this.ws.close(1000, "done");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,56 @@
+/**
+ * Three tiers of tests, one `npm test`:
+ * - unit:    pure modules in Node (protocol, canvas rules, hub, client state), co-located `*.test.ts`;
+ * - workers: the real Worker and Durable Object in workerd via @cloudflare/vitest-pool-workers, with
+ *            real WebSocket upgrades, storage, restarts (test/workers/);
+ * - e2e:     the real local stack (`wrangler dev`) driven by headless Chromium and WebSocket clients
+ *            (test/e2e/).
+ */
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["worker/**/*.test.ts", "web/**/*.test.ts", "loadtest/**/*.test.ts"],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Small, fast limits so tests can reach them; a region label as `npm start` gives one.
+              bindings: {
+                REGION: "test",
+                RATE_LIMIT_PIXELS_PER_SECOND: "50",
+                RATE_LIMIT_PIXEL_BURST: "100",
+                RATE_LIMIT_FRAMES_PER_SECOND: "200",
+                CANVAS_WIDTH: "256",
+                CANVAS_HEIGHT: "128",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

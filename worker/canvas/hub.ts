@@ -1,0 +1,82 @@
+/**
+ * @module hub
+ * The broadcast hub's pacing and batching, without sockets or timers. Accepted placements wait here
+ * until the next flush; each flush turns everything waiting into as few frames as possible.
+ *
+ * Pacing is adaptive by construction: a flush may happen at most once per `intervalMs`. When the hub
+ * is idle the first placement finds the interval long past and leaves at once; under load placements
+ * pile up behind the interval and leave together, so each socket gets at most 1000 / intervalMs
+ * frames per second however many pixels arrive.
+ */
+import { MAX_FRAME_PIXELS, type Pixel } from "../protocol.ts";
+
+/** A placement waiting for the next flush, with whatever the caller needs to answer its sender. */
+export interface PendingPlacement<Origin> {
+  origin: Origin;
+  nonce: number;
+  pixels: Pixel[];
+}
+
+/** What one flush produces: sequence-numbered batches, and the placements they carry. */
+export interface Batch<Origin> {
+  seq: number;
+  pixels: Pixel[];
+  placements: PendingPlacement<Origin>[];
+}
+
+export class Hub<Origin> {
+  private pending: PendingPlacement<Origin>[] = [];
+  private pendingPixels = 0;
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly intervalMs: number,
+    /** The sequence of the newest frame already sent (from storage at start). */
+    public seq: number,
+    readonly maxFramePixels = MAX_FRAME_PIXELS,
+  ) {}
+
+  get pendingPixelCount(): number {
+    return this.pendingPixels;
+  }
+
+  add(placement: PendingPlacement<Origin>): void {
+    this.pending.push(placement);
+    this.pendingPixels += placement.pixels.length;
+  }
+
+  /** Milliseconds to wait before the next flush, from `now`; 0 means flush now. */
+  delayUntilFlush(now: number): number {
+    return Math.max(0, this.lastFlushAt + this.intervalMs - now);
+  }
+
+  /**
+   * Takes everything pending as sequence-numbered batches of at most `maxFramePixels` pixels. A
+   * placement is never split across batches, so its fate (written or rejected) is one fate.
+   * Sequence numbers are only claimed by `commit`, so a batch that fails to be stored leaves no hole.
+   */
+  drain(now: number): Batch<Origin>[] {
+    this.lastFlushAt = now;
+    const batches: Batch<Origin>[] = [];
+    let current: Batch<Origin> | undefined;
+    let seq = this.seq;
+    for (const placement of this.pending) {
+      if (!current || current.pixels.length + placement.pixels.length > this.maxFramePixels) {
+        seq += 1;
+        current = { seq, pixels: [], placements: [] };
+        batches.push(current);
+      }
+      for (const p of placement.pixels) current.pixels.push(p);
+      current.placements.push(placement);
+    }
+    this.pending = [];
+    this.pendingPixels = 0;
+    return batches;
+  }
+
+  /** Records that the batch with this sequence was stored and sent. */
+  commit(seq: number): void {
+    if (seq !== this.seq + 1) throw new RangeError(`commit ${seq} after ${this.seq}`);
+    this.seq = seq;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * @module config
+ * Reads the Worker's `[vars]` (wrangler.toml, `--var`, or the dashboard) into typed settings. Every
+ * value is checked; a bad one falls back to its default with a logged warning rather than taking the
+ * canvas down, because a typo in a dashboard variable should not become an outage.
+ */
+import { DEFAULT_PALETTE, MAX_CANVAS_SIDE } from "./protocol.ts";
+
+/** The variables this project reads; all optional so tests and tools can pass partial sets. */
+export interface Vars {
+  REGION?: string;
+  ALLOWED_ORIGINS?: string;
+  RATE_LIMIT_PIXELS_PER_SECOND?: string;
+  RATE_LIMIT_PIXEL_BURST?: string;
+  RATE_LIMIT_FRAMES_PER_SECOND?: string;
+  CANVAS_WIDTH?: string;
+  CANVAS_HEIGHT?: string;
+  CANVAS_PALETTE?: string;
+  BROADCAST_INTERVAL_MS?: string;
+}
+
+export interface EdgeConfig {
+  region: string;
+  allowedOrigins: string[];
+  pixelsPerSecond: number;
+  pixelBurst: number;
+  framesPerSecond: number;
+}
+
+export interface CanvasConfig {
+  width: number;
+  height: number;
+  palette: number[];
+  broadcastIntervalMs: number;
+}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  console.warn(`config: ${name}=${JSON.stringify(raw)} is not an integer in [${min}, ${max}]; using ${fallback}`);
+  return fallback;
+}
+
+/** Parses "#rrggbb,#rrggbb,…" (the # is optional); undefined when the list is not valid. */
+export function parsePalette(raw: string): number[] | undefined {
+  const parts = raw
+    .split(",")
+    .map((p) => p.trim().replace(/^#/, ""))
+    .filter((p) => p !== "");
+  if (parts.length < 2 || parts.length > 255) return undefined;
+  const colours: number[] = [];
+  for (const part of parts) {
+    if (!/^[0-9a-fA-F]{6}$/.test(part)) return undefined;
+    colours.push(Number.parseInt(part, 16));
+  }
+  return colours;
+}
+
+export function edgeConfig(vars: Vars): EdgeConfig {
+  return {
+    // Empty means "use the colo of each request" (production); local stacks name their region.
+    region: (vars.REGION ?? "").trim(),
+    allowedOrigins: (vars.ALLOWED_ORIGINS ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter((o) => o !== ""),
+    pixelsPerSecond: int("RATE_LIMIT_PIXELS_PER_SECOND", vars.RATE_LIMIT_PIXELS_PER_SECOND, 10, 1, 65535),
+    // The burst may be smaller than a full Place frame: clients read it from the hello and send less.
+    pixelBurst: int("RATE_LIMIT_PIXEL_BURST", vars.RATE_LIMIT_PIXEL_BURST, 30, 1, 65535),
+    framesPerSecond: int("RATE_LIMIT_FRAMES_PER_SECOND", vars.RATE_LIMIT_FRAMES_PER_SECOND, 30, 1, 100000),
+  };
+}
+
+export function canvasConfig(vars: Vars): CanvasConfig {
+  let palette = [...DEFAULT_PALETTE];
+  if (vars.CANVAS_PALETTE && vars.CANVAS_PALETTE.trim() !== "") {
+    const parsed = parsePalette(vars.CANVAS_PALETTE);
+    if (parsed) palette = parsed;
+    else console.warn("config: CANVAS_PALETTE is not 2–255 hex colours; using the default palette");
+  }
+  return {
+    width: int("CANVAS_WIDTH", vars.CANVAS_WIDTH, 1000, 1, MAX_CANVAS_SIDE),
+    height: int("CANVAS_HEIGHT", vars.CANVAS_HEIGHT, 1000, 1, MAX_CANVAS_SIDE),
+    palette,
+    broadcastIntervalMs: int("BROADCAST_INTERVAL_MS", vars.BROADCAST_INTERVAL_MS, 20, 1, 1000),
+  };
+}

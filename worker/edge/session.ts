@@ -1,0 +1,227 @@
+/**
+ * @module session
+ * One client connection at the edge: the client's WebSocket, its channel to the Canvas Durable
+ * Object, and everything between them.
+ *
+ * Both sockets are created while handling the client's upgrade request, so both belong to that
+ * request's context; that is what lets events on one write to the other (workerd refuses I/O on
+ * behalf of a different request, so an isolate cannot share one upstream among its clients).
+ *
+ * Client → canvas: every frame is decoded and validated here, metered by two token buckets (frames and
+ * pixels), and re-encoded; a client's bytes never reach the canvas as they were sent. Canvas → client:
+ * frames pass through untouched — the hub encodes each broadcast once for everyone, and the edge adds
+ * no work per frame beyond the send.
+ */
+import type { EdgeConfig } from "../config.ts";
+import {
+  type CanvasInfo,
+  closeCodeFor,
+  decodeCanvasInfo,
+  decodeClientMessage,
+  ERROR_NAMES,
+  ErrorCode,
+  encodeCatchUp,
+  encodeError,
+  encodePlace,
+  encodeServerHello,
+  FATAL_ERRORS,
+  MAX_PLACE_PIXELS,
+  Op,
+  placeNonce,
+} from "../protocol.ts";
+import { TokenBucket } from "./token-bucket.ts";
+
+/** How long the canvas may take to greet a new channel before the upgrade fails. */
+const CHANNEL_TIMEOUT_MS = 5000;
+
+export interface SessionIdentity {
+  isolateId: string;
+  region: string;
+}
+
+export class ChannelError extends Error {}
+
+/**
+ * Opens a channel to the canvas and waits for its CanvasInfo. Resolves with the accepted upstream
+ * socket and the canvas's shape; rejects with ChannelError if the canvas does not answer.
+ */
+export async function openChannel(
+  canvas: DurableObjectStub,
+  who: SessionIdentity,
+): Promise<{ upstream: WebSocket; info: CanvasInfo }> {
+  const url = new URL("https://canvas/channel");
+  url.searchParams.set("isolate", who.isolateId);
+  url.searchParams.set("region", who.region);
+  const response = await canvas.fetch(url, { headers: { Upgrade: "websocket" } });
+  const upstream = response.webSocket;
+  if (response.status !== 101 || !upstream) throw new ChannelError(`canvas answered ${response.status}`);
+  // Binary frames arrive as Blob unless asked otherwise; a Blob would be forwarded as "[object Blob]".
+  upstream.binaryType = "arraybuffer";
+  upstream.accept();
+  const info = await new Promise<CanvasInfo>((resolve, reject) => {
+    const timer = setTimeout(() => done(new ChannelError("canvas did not greet the channel")), CHANNEL_TIMEOUT_MS);
+    const onMessage = (event: MessageEvent) => {
+      const decoded = typeof event.data === "string" ? undefined : decodeCanvasInfo(event.data);
+      done(decoded?.ok ? decoded.value : new ChannelError("canvas sent something other than its info"));
+    };
+    const onClose = () => done(new ChannelError("canvas closed the channel"));
+    function done(result: CanvasInfo | Error) {
+      clearTimeout(timer);
+      upstream?.removeEventListener("message", onMessage);
+      upstream?.removeEventListener("close", onClose);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    }
+    upstream.addEventListener("message", onMessage);
+    upstream.addEventListener("close", onClose);
+  });
+  return { upstream, info };
+}
+
+/** Closes a socket, ignoring one that is already closed. */
+function safeClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed.
+  }
+}
+
+/** Relays one client. `client` is the server end of the client's pair, accepted by the caller. */
+export class Session {
+  private readonly pixelBucket: TokenBucket;
+  private readonly frameBucket: TokenBucket;
+  private helloSeen = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: WebSocket,
+    private readonly upstream: WebSocket,
+    private readonly info: CanvasInfo,
+    private readonly config: EdgeConfig,
+    who: SessionIdentity,
+    now: number,
+    private readonly onEnd: () => void = () => {},
+  ) {
+    this.pixelBucket = new TokenBucket(config.pixelBurst, config.pixelsPerSecond, now);
+    this.frameBucket = new TokenBucket(config.framesPerSecond * 2, config.framesPerSecond, now);
+    client.addEventListener("message", (event) => this.fromClient(event.data));
+    client.addEventListener("close", (event) => this.end(event.code, "client left"));
+    client.addEventListener("error", () => this.end(1011, "client error"));
+    upstream.addEventListener("message", (event) => this.fromCanvas(event.data));
+    upstream.addEventListener("close", () => this.fail(ErrorCode.Unavailable, "the canvas closed the channel"));
+    upstream.addEventListener("error", () => this.fail(ErrorCode.Unavailable, "the canvas channel failed"));
+    client.send(
+      encodeServerHello({
+        width: info.width,
+        height: info.height,
+        seq: info.seq,
+        rateLimit: { pixelsPerSecond: config.pixelsPerSecond, burst: config.pixelBurst },
+        maxPlacePixels: MAX_PLACE_PIXELS,
+        palette: info.palette,
+        region: who.region,
+        isolateId: who.isolateId,
+      }),
+    );
+  }
+
+  private fromCanvas(data: string | ArrayBuffer): void {
+    if (this.closed) return;
+    try {
+      this.client.send(data);
+    } catch {
+      this.end(1000, "client gone");
+    }
+  }
+
+  private fromClient(data: string | ArrayBuffer): void {
+    if (this.closed) return;
+    const now = Date.now();
+    // Every frame, valid or not, spends from the frame budget: a flood of garbage is still a flood.
+    if (!this.frameBucket.take(1, now)) {
+      this.fail(ErrorCode.Flooded, `more than ${this.config.framesPerSecond} frames per second`);
+      return;
+    }
+    if (typeof data === "string") {
+      this.reply(ErrorCode.BadFrame, "binary frames only");
+      return;
+    }
+    const decoded = decodeClientMessage(data, {
+      width: this.info.width,
+      height: this.info.height,
+      paletteSize: this.info.palette.length,
+    });
+    if (!decoded.ok) {
+      const { error, message } = decoded.error;
+      if (FATAL_ERRORS.has(error)) this.fail(error, message);
+      else this.reply(error, message, placeNonce(data));
+      return;
+    }
+    const msg = decoded.value;
+    if (!this.helloSeen && msg.op !== Op.ClientHello) {
+      this.reply(ErrorCode.HelloRequired, "send a hello first", msg.op === Op.Place ? msg.nonce : 0);
+      return;
+    }
+    switch (msg.op) {
+      case Op.ClientHello:
+        if (this.helloSeen) {
+          this.reply(ErrorCode.BadFrame, "hello sent twice");
+          return;
+        }
+        this.helloSeen = true;
+        // A reconnecting client names the last frame it holds; the canvas replays what it missed.
+        if (msg.resumeSeq > 0) this.toCanvas(encodeCatchUp(msg.resumeSeq));
+        return;
+      case Op.Place: {
+        const cost = msg.pixels.length;
+        if (!this.pixelBucket.take(cost, now)) {
+          const wait = this.pixelBucket.waitMs(cost, now);
+          if (wait === Number.POSITIVE_INFINITY) {
+            this.reply(ErrorCode.TooLarge, `${cost} pixels at once; the burst is ${this.config.pixelBurst}`, msg.nonce);
+          } else {
+            this.reply(ErrorCode.RateLimited, `${this.config.pixelsPerSecond} pixels per second`, msg.nonce, wait);
+          }
+          return;
+        }
+        this.toCanvas(encodePlace(msg.nonce, msg.pixels));
+        return;
+      }
+      case Op.CatchUp:
+        this.toCanvas(encodeCatchUp(msg.fromSeq));
+        return;
+    }
+  }
+
+  private toCanvas(bytes: Uint8Array): void {
+    try {
+      this.upstream.send(bytes);
+    } catch {
+      this.fail(ErrorCode.Unavailable, "the canvas channel is closed");
+    }
+  }
+
+  private reply(code: ErrorCode, message: string, nonce = 0, retryAfterMs = 0): void {
+    try {
+      this.client.send(encodeError(code, `${ERROR_NAMES[code]}: ${message}`, nonce, retryAfterMs));
+    } catch {
+      this.end(1000, "client gone");
+    }
+  }
+
+  /** A fatal error: tell the client why, then close it with the error's code and name [P9]. */
+  private fail(code: ErrorCode, message: string): void {
+    if (this.closed) return;
+    this.reply(code, message);
+    this.end(closeCodeFor(code), ERROR_NAMES[code]);
+  }
+
+  /** Closes both ends once. 1005, 1006 and 1015 are reserved for the runtime and may not be sent. */
+  private end(clientCode: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const code = clientCode === 1005 || clientCode === 1006 || clientCode === 1015 ? 1000 : clientCode;
+    safeClose(this.client, code, reason);
+    safeClose(this.upstream, 1000, reason);
+    this.onEnd();
+  }
+}
