@@ -190,9 +190,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 function asView(data: ArrayBuffer | ArrayBufferView): DataView {
-  return ArrayBuffer.isView(data)
-    ? new DataView(data.buffer, data.byteOffset, data.byteLength)
-    : new DataView(data);
+  return ArrayBuffer.isView(data) ? new DataView(data.buffer, data.byteOffset, data.byteLength) : new DataView(data);
 }
 
 function labelBytes(label: string): Uint8Array {
@@ -490,7 +488,8 @@ export function decodeServerMessage(
       if (view.byteLength < PIXELS_HEADER) return fail(ErrorCode.BadFrame, "pixels: truncated header");
       const seq = view.getUint32(1);
       const count = view.getUint16(5);
-      if (view.byteLength !== PIXELS_HEADER + count * PIXEL_BYTES) return fail(ErrorCode.BadFrame, "pixels: bad length");
+      if (view.byteLength !== PIXELS_HEADER + count * PIXEL_BYTES)
+        return fail(ErrorCode.BadFrame, "pixels: bad length");
       const pixels = readPixels(view, PIXELS_HEADER, count, bounds);
       if (!pixels.ok) return pixels;
       return { ok: true, value: { op: Op.Pixels, seq, pixels: pixels.value } };
@@ -603,7 +602,8 @@ export function decodeSnapshot(data: Uint8Array, paletteSize: number): Decoded<S
   if (view.getUint8(4) !== PROTOCOL_VERSION) return fail(ErrorCode.VersionMismatch, "snapshot: other version");
   const width = view.getUint16(6);
   const height = view.getUint16(8);
-  if (view.byteLength !== SNAPSHOT_HEADER_BYTES + width * height) return fail(ErrorCode.BadFrame, "snapshot: bad length");
+  if (view.byteLength !== SNAPSHOT_HEADER_BYTES + width * height)
+    return fail(ErrorCode.BadFrame, "snapshot: bad length");
   const pixels = data.subarray(SNAPSHOT_HEADER_BYTES);
   for (let i = 0; i < pixels.length; i++) {
     if ((pixels[i] ?? 0) >= paletteSize) return fail(ErrorCode.BadColour, `snapshot: pixel ${i} outside the palette`);

@@ -106,3 +106,10 @@ export class TestClient {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Byte-for-byte equality, reporting the first difference so a failure says where. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number | undefined {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return undefined;
+}

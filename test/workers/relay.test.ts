@@ -8,14 +8,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
 import {
   closeCodeFor,
+  ErrorCode,
   encodeCatchUp,
   encodeClientHello,
   encodePlace,
-  ErrorCode,
   MAX_PLACE_PIXELS,
   Op,
-  PROTOCOL_VERSION,
   type PixelsFrame,
+  PROTOCOL_VERSION,
 } from "../../worker/protocol.ts";
 import { TestClient } from "./client.ts";
 
@@ -114,7 +114,11 @@ describe("bad input gets the documented error and the canvas keeps serving", () 
     ["[P4] text instead of binary", "hello", ErrorCode.BadFrame],
     ["[P4] an unknown opcode", new Uint8Array([0x7f, 0, 0]), ErrorCode.BadFrame],
     ["[P5] a truncated Place header", new Uint8Array([0x02, 0, 0, 0, 9]), ErrorCode.BadFrame],
-    ["[P5] a Place whose count disagrees with its length", encodePlace(9, [{ x: 1, y: 1, colour: 1 }]).slice(0, 10), ErrorCode.BadFrame],
+    [
+      "[P5] a Place whose count disagrees with its length",
+      encodePlace(9, [{ x: 1, y: 1, colour: 1 }]).slice(0, 10),
+      ErrorCode.BadFrame,
+    ],
     ["[P5] a Place with no pixels", encodePlace(9, []), ErrorCode.BadFrame],
     ["[P7] a pixel outside the canvas", encodePlace(9, [{ x: 256, y: 0, colour: 1 }]), ErrorCode.OutOfBounds],
     ["[P7] a colour outside the palette", encodePlace(9, [{ x: 0, y: 0, colour: 32 }]), ErrorCode.BadColour],
@@ -135,7 +139,12 @@ describe("bad input gets the documented error and the canvas keeps serving", () 
   it("[P6] a rejected pixel never reaches anyone", async () => {
     const bad = await connect();
     const watcher = await connect();
-    bad.send(encodePlace(21, [{ x: 5, y: 5, colour: 1 }, { x: 999, y: 5, colour: 1 }]));
+    bad.send(
+      encodePlace(21, [
+        { x: 5, y: 5, colour: 1 },
+        { x: 999, y: 5, colour: 1 },
+      ]),
+    );
     expect(await bad.next(isError)).toMatchObject({ code: ErrorCode.OutOfBounds, nonce: 21 });
     bad.send(encodePlace(22, [{ x: 6, y: 6, colour: 2 }]));
     // The first frame the watcher sees is the valid one: the half-bad batch was dropped whole.
@@ -161,7 +170,12 @@ describe("rate limits", () => {
 
   it("[P11] a batch larger than the whole burst is too_large, not a wait", async () => {
     const a = await connect();
-    a.send(encodePlace(41, Array.from({ length: 101 }, (_, x) => ({ x, y: 50, colour: 1 }))));
+    a.send(
+      encodePlace(
+        41,
+        Array.from({ length: 101 }, (_, x) => ({ x, y: 50, colour: 1 })),
+      ),
+    );
     expect(await a.next(isError)).toMatchObject({ code: ErrorCode.TooLarge, nonce: 41 });
   });
 

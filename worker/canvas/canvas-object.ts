@@ -27,7 +27,7 @@ import { type ChannelAttachment, isChannelAttachment } from "./attachment.ts";
 import type { CanvasState } from "./canvas-state.ts";
 import { FrameRing } from "./frame-ring.ts";
 import { Hub } from "./hub.ts";
-import { CanvasStore, type CanvasShape } from "./store.ts";
+import { type CanvasShape, CanvasStore } from "./store.ts";
 
 /** The one canvas's name: every edge addresses the object by it. */
 export const CANVAS_NAME = "main";
@@ -88,7 +88,11 @@ export class CanvasObject extends DurableObject<Env> {
     const isolateId = url.searchParams.get("isolate") ?? "";
     const region = url.searchParams.get("region") ?? "";
     const encoder = new TextEncoder();
-    if (!isolateId || encoder.encode(isolateId).length > MAX_LABEL_BYTES || encoder.encode(region).length > MAX_LABEL_BYTES) {
+    if (
+      !isolateId ||
+      encoder.encode(isolateId).length > MAX_LABEL_BYTES ||
+      encoder.encode(region).length > MAX_LABEL_BYTES
+    ) {
       return new Response("isolate and region are required labels", { status: 400 });
     }
     const pair = new WebSocketPair();
@@ -98,7 +102,14 @@ export class CanvasObject extends DurableObject<Env> {
     const attachment: ChannelAttachment = { v: 1, isolateId, region, connectedAt: Date.now() };
     server.serializeAttachment(attachment);
     // Sent in the same synchronous step as the accept: every frame after `seq` reaches this socket.
-    server.send(encodeCanvasInfo({ width: this.shape.width, height: this.shape.height, seq: this.hub.seq, palette: this.shape.palette }));
+    server.send(
+      encodeCanvasInfo({
+        width: this.shape.width,
+        height: this.shape.height,
+        seq: this.hub.seq,
+        palette: this.shape.palette,
+      }),
+    );
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -180,7 +191,8 @@ export class CanvasObject extends DurableObject<Env> {
         this.store.appendFrame(batch.seq, frame);
       } catch (error) {
         console.error("canvas: storing a frame failed; rejecting its placements", error);
-        for (const rest of batches.slice(i)) this.reject(rest.placements, ErrorCode.StorageFailed, "the canvas could not store this pixel");
+        for (const rest of batches.slice(i))
+          this.reject(rest.placements, ErrorCode.StorageFailed, "the canvas could not store this pixel");
         break;
       }
       this.hub.commit(batch.seq);
@@ -221,7 +233,10 @@ export class CanvasObject extends DurableObject<Env> {
   /** The uncompressed snapshot: exactly the pixels of every frame up to `seq`. */
   snapshot(): { seq: number; bytes: Uint8Array } {
     const seq = this.hub.seq;
-    return { seq, bytes: encodeSnapshot({ width: this.shape.width, height: this.shape.height, seq, pixels: this.canvas.pixels }) };
+    return {
+      seq,
+      bytes: encodeSnapshot({ width: this.shape.width, height: this.shape.height, seq, pixels: this.canvas.pixels }),
+    };
   }
 
   stats(): CanvasStats {
