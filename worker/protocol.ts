@@ -621,7 +621,9 @@ export async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
 }
 
 async function pipeThrough(bytes: Uint8Array, transform: CompressionStream | DecompressionStream): Promise<Uint8Array> {
-  const stream = new Blob([bytes]).stream().pipeThrough(transform);
+  // A copy backed by a plain ArrayBuffer: what every platform's Blob accepts (types included).
+  const owned = new Uint8Array(bytes);
+  const stream = new Blob([owned]).stream().pipeThrough(transform);
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
