@@ -1,0 +1,153 @@
+/**
+ * @module ui
+ * The page's small widgets, each bound to elements of index.html: the palette bar, the status line,
+ * presence, the pixel budget, "served by" and the message line. They only display what they are given;
+ * main.ts decides when.
+ */
+
+import type { Presence, ServerHello } from "../worker/protocol.ts";
+import type { Budget, Status } from "./session.ts";
+
+/** The element with this id, checked to be of the expected kind (a missing element is a build bug). */
+export function element<T extends HTMLElement>(id: string, kind: new () => T): T {
+  const found = document.getElementById(id);
+  if (!(found instanceof kind)) throw new Error(`index.html has no <${kind.name}> with id "${id}"`);
+  return found;
+}
+
+function hex(rgb: number): string {
+  return `#${rgb.toString(16).padStart(6, "0")}`;
+}
+
+/** Relative luminance (WCAG), to pick a readable digit colour on each swatch. */
+function luminance(rgb: number): number {
+  const channel = (c: number): number => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel((rgb >> 16) & 0xff) + 0.7152 * channel((rgb >> 8) & 0xff) + 0.0722 * channel(rgb & 0xff);
+}
+
+/** Keys 1–9 pick the first nine colours; their swatches show the digit. */
+export const KEYED_COLOURS = 9;
+
+export class PaletteBar {
+  private swatches: HTMLButtonElement[] = [];
+  private current = 0;
+
+  constructor(private readonly container: HTMLElement) {}
+
+  get selected(): number {
+    return this.current;
+  }
+
+  /** Builds one button per colour, keeping the selection when it still exists. */
+  build(palette: readonly number[]): void {
+    this.swatches = palette.map((rgb, index) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "swatch";
+      button.dataset.index = String(index);
+      button.style.backgroundColor = hex(rgb);
+      button.style.color = luminance(rgb) > 0.35 ? "#111" : "#fff";
+      const key = index < KEYED_COLOURS ? ` (key ${index + 1})` : "";
+      button.setAttribute("aria-label", `Colour ${index + 1}, ${hex(rgb)}${key}`);
+      button.title = `${hex(rgb)}${key}`;
+      if (index < KEYED_COLOURS) button.textContent = String(index + 1);
+      button.addEventListener("click", () => this.select(index));
+      return button;
+    });
+    this.container.replaceChildren(...this.swatches);
+    this.select(this.current < palette.length ? this.current : 0);
+  }
+
+  select(index: number): void {
+    if (index < 0 || index >= this.swatches.length) return;
+    this.current = index;
+    this.swatches.forEach((swatch, i) => {
+      swatch.setAttribute("aria-pressed", String(i === index));
+    });
+  }
+}
+
+export class StatusLine {
+  constructor(
+    private readonly status: HTMLElement,
+    private readonly reload: HTMLButtonElement,
+  ) {
+    reload.addEventListener("click", () => location.reload());
+  }
+
+  show(status: Status, text: string): void {
+    this.status.dataset.state = status;
+    this.status.textContent = text;
+    this.reload.hidden = status !== "failed";
+  }
+}
+
+export class PresenceView {
+  constructor(
+    private readonly total: HTMLElement,
+    private readonly regions: HTMLElement,
+  ) {}
+
+  show(presence: Presence): void {
+    this.total.textContent = `${presence.total} drawing now`;
+    const items = [...presence.regions]
+      .sort((a, b) => b.count - a.count || a.region.localeCompare(b.region))
+      .map(({ region, count }) => {
+        const item = document.createElement("li");
+        item.textContent = `${region} ${count}`;
+        return item;
+      });
+    this.regions.replaceChildren(...items);
+  }
+}
+
+export class BudgetView {
+  private text = "";
+
+  constructor(private readonly element: HTMLElement) {}
+
+  show(budget: Budget | undefined): void {
+    let text = "";
+    if (budget) {
+      text = `${budget.available}/${budget.burst} pixels`;
+      if (budget.available < budget.burst && Number.isFinite(budget.msUntilNext) && budget.msUntilNext > 0) {
+        text += ` · next in ${(budget.msUntilNext / 1000).toFixed(1)} s`;
+      }
+    }
+    // Called several times a second: touch the DOM only when the text changes.
+    if (text === this.text) return;
+    this.text = text;
+    this.element.textContent = text;
+    this.element.dataset.empty = String(budget !== undefined && budget.available === 0);
+  }
+}
+
+export function showServedBy(element: HTMLElement, hello: ServerHello): void {
+  element.textContent = `served by ${hello.region} · ${hello.isolateId.slice(0, 8)}`;
+  element.title = `region ${hello.region}, isolate ${hello.isolateId}`;
+}
+
+/** How long a message stays before it fades. */
+const MESSAGE_MS = 6_000;
+
+export class MessageLine {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly element: HTMLElement) {}
+
+  show(text: string, tone: "info" | "error"): void {
+    this.element.textContent = text;
+    this.element.dataset.tone = tone;
+    this.element.classList.add("visible");
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.clear(), MESSAGE_MS);
+  }
+
+  clear(): void {
+    this.element.classList.remove("visible");
+    this.element.textContent = "";
+  }
+}
