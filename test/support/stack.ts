@@ -31,10 +31,13 @@ export interface StackOptions {
   /** Extra `[vars]` for this run, e.g. faster rate limits. */
   vars?: Record<string, string>;
   region?: string;
+  /** Listen here (a restart on the same port lets open pages reconnect); a free port if omitted. */
+  port?: number;
 }
 
 export interface Stack {
   url: string;
+  port: number;
   wsUrl: string;
   persistTo: string;
   /** Everything wrangler printed, for failure messages. */
@@ -44,7 +47,7 @@ export interface Stack {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "pixel-playground-"));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const inspector = await freePort();
   const vars = { REGION: options.region ?? "local", ...options.vars };
   const args = [
@@ -115,5 +118,5 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, wsUrl: `ws://127.0.0.1:${port}/ws`, persistTo, output: () => log, stop };
+  return { url, port, wsUrl: `ws://127.0.0.1:${port}/ws`, persistTo, output: () => log, stop };
 }
