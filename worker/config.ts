@@ -36,7 +36,8 @@ export interface CanvasConfig {
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
+  // Plain decimal digits only: Number() would also take "0x10" and "1e3".
+  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (Number.isInteger(value) && value >= min && value <= max) return value;
   console.warn(`config: ${name}=${JSON.stringify(raw)} is not an integer in [${min}, ${max}]; using ${fallback}`);
   return fallback;

@@ -187,7 +187,9 @@ function fail(error: ErrorCode, message: string): { ok: false; error: DecodeErro
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+// fatal: invalid UTF-8 is a bad frame, not replacement characters; ignoreBOM: a label that begins
+// with U+FEFF keeps it (the default would strip it, so labels would not round-trip).
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function asView(data: ArrayBuffer | ArrayBufferView): DataView {
   return ArrayBuffer.isView(data) ? new DataView(data.buffer, data.byteOffset, data.byteLength) : new DataView(data);
@@ -419,7 +421,12 @@ export function encodePresence(total: number, regions: readonly { region: string
 export function encodeError(code: ErrorCode, message: string, nonce = 0, retryAfterMs = 0): Uint8Array {
   // Messages are for people; keep them short so an error never costs more than the frame it answers.
   let text = encoder.encode(message);
-  if (text.length > 200) text = text.subarray(0, 200);
+  if (text.length > 200) {
+    // Cut at a character boundary: never leave half a multi-byte character (0b10xxxxxx continues one).
+    let end = 200;
+    while (end > 0 && ((text[end] ?? 0) & 0xc0) === 0x80) end--;
+    text = text.subarray(0, end);
+  }
   const bytes = new Uint8Array(11 + text.length);
   const view = asView(bytes);
   view.setUint8(0, Op.Error);
@@ -467,6 +474,7 @@ export function decodeServerMessage(
       const region = readLabel(view, palette.next);
       const isolate = region && readLabel(view, region.next);
       if (!region || !isolate) return fail(ErrorCode.BadFrame, "hello: bad labels");
+      if (isolate.next !== view.byteLength) return fail(ErrorCode.BadFrame, "hello: trailing bytes");
       return {
         ok: true,
         value: {
@@ -545,6 +553,7 @@ export function pixelsFrameSeq(data: ArrayBuffer | ArrayBufferView): number | un
 // Canvas Durable Object → edge
 
 export function encodeCanvasInfo(info: Omit<CanvasInfo, "op">): Uint8Array {
+  if (info.palette.length < 1 || info.palette.length > 255) throw new RangeError("palette size");
   const bytes = new Uint8Array(9 + 1 + info.palette.length * 3);
   const view = asView(bytes);
   view.setUint8(0, Op.CanvasInfo);
