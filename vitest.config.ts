@@ -32,6 +32,8 @@ export default defineConfig({
                 RATE_LIMIT_FRAMES_PER_SECOND: "200",
                 CANVAS_WIDTH: "256",
                 CANVAS_HEIGHT: "128",
+                // Heartbeats every 300 ms, expiry after 900 ms: the expiry test waits seconds, not minutes.
+                PRESENCE_HEARTBEAT_MS: "300",
               },
             },
           }),

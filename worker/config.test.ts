@@ -26,6 +26,7 @@ describe("edgeConfig", () => {
       pixelsPerSecond: 10,
       pixelBurst: 30,
       framesPerSecond: 30,
+      presenceHeartbeatMs: 10_000,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -38,6 +39,7 @@ describe("edgeConfig", () => {
         RATE_LIMIT_PIXELS_PER_SECOND: "50",
         RATE_LIMIT_PIXEL_BURST: "100",
         RATE_LIMIT_FRAMES_PER_SECOND: "200",
+        PRESENCE_HEARTBEAT_MS: "500",
       }),
     ).toEqual({
       region: "eu-west",
@@ -45,6 +47,7 @@ describe("edgeConfig", () => {
       pixelsPerSecond: 50,
       pixelBurst: 100,
       framesPerSecond: 200,
+      presenceHeartbeatMs: 500,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -77,6 +80,7 @@ describe("edgeConfig", () => {
     expect(edgeConfig({ RATE_LIMIT_PIXEL_BURST: "", RATE_LIMIT_FRAMES_PER_SECOND: "   " })).toMatchObject({
       pixelBurst: 30,
       framesPerSecond: 30,
+      presenceHeartbeatMs: 10_000,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -104,6 +108,7 @@ describe("canvasConfig", () => {
       height: 1000,
       palette: [...DEFAULT_PALETTE],
       broadcastIntervalMs: 20,
+      presenceExpiryMs: 30_000,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -123,8 +128,15 @@ describe("canvasConfig", () => {
         CANVAS_HEIGHT: "128",
         CANVAS_PALETTE: "#000000, #ffffff, #FF4500",
         BROADCAST_INTERVAL_MS: "50",
+        PRESENCE_HEARTBEAT_MS: "500",
       }),
-    ).toEqual({ width: 256, height: 128, palette: [0x000000, 0xffffff, 0xff4500], broadcastIntervalMs: 50 });
+    ).toEqual({
+      width: 256,
+      height: 128,
+      palette: [0x000000, 0xffffff, 0xff4500],
+      broadcastIntervalMs: 50,
+      presenceExpiryMs: 1500,
+    });
     expect(warn).not.toHaveBeenCalled();
   });
 

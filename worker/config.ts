@@ -17,6 +17,7 @@ export interface Vars {
   CANVAS_HEIGHT?: string;
   CANVAS_PALETTE?: string;
   BROADCAST_INTERVAL_MS?: string;
+  PRESENCE_HEARTBEAT_MS?: string;
 }
 
 export interface EdgeConfig {
@@ -25,6 +26,8 @@ export interface EdgeConfig {
   pixelsPerSecond: number;
   pixelBurst: number;
   framesPerSecond: number;
+  /** How often an isolate with sockets reports its count even when it has not changed. */
+  presenceHeartbeatMs: number;
 }
 
 export interface CanvasConfig {
@@ -32,6 +35,8 @@ export interface CanvasConfig {
   height: number;
   palette: number[];
   broadcastIntervalMs: number;
+  /** An isolate silent this long is forgotten: three missed heartbeats. */
+  presenceExpiryMs: number;
 }
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -58,6 +63,10 @@ export function parsePalette(raw: string): number[] | undefined {
   return colours;
 }
 
+function presenceHeartbeatMs(vars: Vars): number {
+  return int("PRESENCE_HEARTBEAT_MS", vars.PRESENCE_HEARTBEAT_MS, 10_000, 50, 600_000);
+}
+
 export function edgeConfig(vars: Vars): EdgeConfig {
   return {
     // Empty means "use the colo of each request" (production); local stacks name their region.
@@ -70,6 +79,7 @@ export function edgeConfig(vars: Vars): EdgeConfig {
     // The burst may be smaller than a full Place frame: clients read it from the hello and send less.
     pixelBurst: int("RATE_LIMIT_PIXEL_BURST", vars.RATE_LIMIT_PIXEL_BURST, 30, 1, 65535),
     framesPerSecond: int("RATE_LIMIT_FRAMES_PER_SECOND", vars.RATE_LIMIT_FRAMES_PER_SECOND, 30, 1, 100000),
+    presenceHeartbeatMs: presenceHeartbeatMs(vars),
   };
 }
 
@@ -85,5 +95,6 @@ export function canvasConfig(vars: Vars): CanvasConfig {
     height: int("CANVAS_HEIGHT", vars.CANVAS_HEIGHT, 1000, 1, MAX_CANVAS_SIDE),
     palette,
     broadcastIntervalMs: int("BROADCAST_INTERVAL_MS", vars.BROADCAST_INTERVAL_MS, 20, 1, 1000),
+    presenceExpiryMs: 3 * presenceHeartbeatMs(vars),
   };
 }

@@ -24,6 +24,7 @@ export const Op = {
   Error: 0x84,
   Resync: 0x85,
   CanvasInfo: 0x41,
+  PresenceReport: 0x42,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -133,6 +134,8 @@ export interface ServerHello {
   height: number;
   /** Sequence of the newest frame sent before this socket joined; every later frame reaches it. */
   seq: number;
+  /** People online when this socket joined (the Presence frame that follows has the regions). */
+  online: number;
   rateLimit: RateLimit;
   maxPlacePixels: number;
   /** Colours as 0xRRGGBB; a pixel's colour is an index into this list. */
@@ -172,7 +175,20 @@ export interface CanvasInfo {
   width: number;
   height: number;
   seq: number;
+  /** The presence total when the channel opened. */
+  online: number;
   palette: number[];
+}
+
+/**
+ * An edge isolate's count of its own client sockets, sent to the canvas over one of its channels
+ * (the channel names the isolate and region). Reports are numbered per isolate; the canvas keeps the
+ * newest and ignores older ones that arrive late [P16].
+ */
+export interface PresenceReport {
+  op: typeof Op.PresenceReport;
+  count: number;
+  reportSeq: number;
 }
 
 /** A decoding failure: the error code to send back and a human-readable reason. */
@@ -349,7 +365,7 @@ export function encodeServerHello(hello: Omit<ServerHello, "op" | "version">): U
   view.setUint16(10, hello.rateLimit.pixelsPerSecond);
   view.setUint16(12, hello.rateLimit.burst);
   view.setUint16(14, hello.maxPlacePixels);
-  view.setUint32(16, 0); // reserved
+  view.setUint32(16, hello.online);
   let at = 20;
   at = writePalette(view, at, hello.palette);
   view.setUint8(at, region.length);
@@ -483,6 +499,7 @@ export function decodeServerMessage(
           width: view.getUint16(2),
           height: view.getUint16(4),
           seq: view.getUint32(6),
+          online: view.getUint32(16),
           rateLimit: { pixelsPerSecond: view.getUint16(10), burst: view.getUint16(12) },
           maxPlacePixels: view.getUint16(14),
           palette: palette.palette,
@@ -554,25 +571,54 @@ export function pixelsFrameSeq(data: ArrayBuffer | ArrayBufferView): number | un
 
 export function encodeCanvasInfo(info: Omit<CanvasInfo, "op">): Uint8Array {
   if (info.palette.length < 1 || info.palette.length > 255) throw new RangeError("palette size");
-  const bytes = new Uint8Array(9 + 1 + info.palette.length * 3);
+  const bytes = new Uint8Array(14 + info.palette.length * 3);
   const view = asView(bytes);
   view.setUint8(0, Op.CanvasInfo);
   view.setUint16(1, info.width);
   view.setUint16(3, info.height);
   view.setUint32(5, info.seq);
-  writePalette(view, 9, info.palette);
+  view.setUint32(9, info.online);
+  writePalette(view, 13, info.palette);
   return bytes;
 }
 
 export function decodeCanvasInfo(data: ArrayBuffer | ArrayBufferView): Decoded<CanvasInfo> {
   const view = asView(data);
-  if (view.byteLength < 10 || view.getUint8(0) !== Op.CanvasInfo) return fail(ErrorCode.BadFrame, "not canvas info");
-  const palette = readPalette(view, 9);
+  if (view.byteLength < 14 || view.getUint8(0) !== Op.CanvasInfo) return fail(ErrorCode.BadFrame, "not canvas info");
+  const palette = readPalette(view, 13);
   if (!palette || palette.next !== view.byteLength) return fail(ErrorCode.BadFrame, "canvas info: bad palette");
   const width = view.getUint16(1);
   const height = view.getUint16(3);
   if (width < 1 || height < 1) return fail(ErrorCode.BadFrame, "canvas info: empty canvas");
-  return { ok: true, value: { op: Op.CanvasInfo, width, height, seq: view.getUint32(5), palette: palette.palette } };
+  return {
+    ok: true,
+    value: {
+      op: Op.CanvasInfo,
+      width,
+      height,
+      seq: view.getUint32(5),
+      online: view.getUint32(9),
+      palette: palette.palette,
+    },
+  };
+}
+
+export function encodePresenceReport(count: number, reportSeq: number): Uint8Array {
+  const bytes = new Uint8Array(9);
+  const view = asView(bytes);
+  view.setUint8(0, Op.PresenceReport);
+  view.setUint32(1, count);
+  view.setUint32(5, reportSeq);
+  return bytes;
+}
+
+/** Decodes a PresenceReport; undefined for anything else (the caller then decodes a client frame). */
+export function decodePresenceReport(data: ArrayBuffer | ArrayBufferView): Decoded<PresenceReport> | undefined {
+  const view = asView(data);
+  if (view.byteLength === 0 || view.getUint8(0) !== Op.PresenceReport) return undefined;
+  if (view.byteLength !== 9)
+    return fail(ErrorCode.BadFrame, `presence report: expected 9 bytes, got ${view.byteLength}`);
+  return { ok: true, value: { op: Op.PresenceReport, count: view.getUint32(1), reportSeq: view.getUint32(5) } };
 }
 
 // ---------------------------------------------------------------------------------------------------

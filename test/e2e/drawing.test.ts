@@ -54,6 +54,13 @@ describe("two tabs on the real local stack", () => {
     await stack?.stop();
   });
 
+  it("[P16] both tabs show 2 drawing now, in the local region", async () => {
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => document.querySelector("#presence")?.textContent === "2 drawing now");
+      expect(await page.locator("#regions").textContent()).toBe("local 2");
+    }
+  });
+
   it("a pixel clicked in tab A appears in tab B", async () => {
     await clickPixel(a, 10, 12, 5);
     await waitPixel(b, 10, 12, 5);

@@ -104,3 +104,39 @@ describe("[P14] joining without gaps", () => {
     joiner.close();
   });
 });
+
+describe("GET /api/stats", () => {
+  it("reports presence per isolate, the canvas counters, and who served it", async () => {
+    const a = await TestClient.connect();
+    const b = await TestClient.connect();
+    a.send(encodePlace(1, [{ x: 9, y: 9, colour: 9 }]));
+    await b.next(isPixels);
+    await sleep(600); // past the presence coalescing
+    const res = await SELF.fetch("https://pixels.test/api/stats");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    const body = (await res.json()) as {
+      presence: { total: number; regions: unknown[]; observedChannels: number; isolates: Record<string, unknown>[] };
+      canvas: { seq: number; pixelsPlaced: number; framesBroadcast: number };
+      servedBy: { region: string; isolateId: string };
+    };
+    expect(body.presence.total).toBe(2);
+    expect(body.presence.regions).toEqual([{ region: "test", count: 2 }]);
+    expect(body.presence.observedChannels).toBe(2);
+    expect(body.presence.isolates).toEqual([
+      {
+        isolateId: body.servedBy.isolateId,
+        region: "test",
+        reported: 2,
+        observed: 2,
+        reportSeq: expect.any(Number),
+        reportAgeMs: expect.any(Number),
+      },
+    ]);
+    expect(body.canvas.pixelsPlaced).toBeGreaterThanOrEqual(1);
+    expect(body.canvas.framesBroadcast).toBeGreaterThanOrEqual(1);
+    expect(body.canvas.seq).toBe(a.hello.seq + 1);
+    a.close();
+    b.close();
+  });
+});

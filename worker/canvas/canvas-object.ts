@@ -13,11 +13,13 @@ import { canvasConfig } from "../config.ts";
 import {
   type CanvasBounds,
   decodeClientMessage,
+  decodePresenceReport,
   ERROR_NAMES,
   ErrorCode,
   encodeCanvasInfo,
   encodeError,
   encodePixels,
+  encodePresence,
   encodeResync,
   encodeSnapshot,
   MAX_LABEL_BYTES,
@@ -27,6 +29,7 @@ import { type ChannelAttachment, isChannelAttachment } from "./attachment.ts";
 import type { CanvasState } from "./canvas-state.ts";
 import { FrameRing } from "./frame-ring.ts";
 import { Hub } from "./hub.ts";
+import { PresenceRegistry, type PresenceTotals, totalsDiffer } from "./presence-registry.ts";
 import { type CanvasShape, CanvasStore } from "./store.ts";
 
 /** The one canvas's name: every edge addresses the object by it. */
@@ -35,6 +38,25 @@ export const CANVAS_NAME = "main";
 /** Catch-up window: a client further behind than this refetches the snapshot. */
 const RING_FRAMES = 2048;
 const RING_BYTES = 16 * 1024 * 1024;
+/** Presence frames go out at most this often ("a few per second"), at once when the hub is quiet. */
+const PRESENCE_INTERVAL_MS = 250;
+
+export interface IsolateStats {
+  isolateId: string;
+  region: string;
+  /** The count the isolate last reported (undefined: it has channels here but has not reported). */
+  reported: number | undefined;
+  /** Channels this object holds for the isolate: one per client socket the isolate relays. */
+  observed: number;
+  reportSeq: number | undefined;
+  reportAgeMs: number | undefined;
+}
+
+export interface PresenceStats extends PresenceTotals {
+  /** Channels held here, all isolates together. */
+  observed: number;
+  isolates: IsolateStats[];
+}
 
 export interface CanvasStats {
   seq: number;
@@ -45,6 +67,7 @@ export interface CanvasStats {
   framesBroadcast: number;
   ringFrames: number;
   coldStartMs: number;
+  presence: PresenceStats;
 }
 
 export class CanvasObject extends DurableObject<Env> {
@@ -55,6 +78,12 @@ export class CanvasObject extends DurableObject<Env> {
   private readonly hub: Hub<WebSocket>;
   private readonly ring = new FrameRing(RING_FRAMES, RING_BYTES);
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly presence: PresenceRegistry;
+  /** The totals last sent to everyone, and the pacing of presence frames. */
+  private presenceSent: PresenceTotals = { total: 0, regions: [] };
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastPresenceAt = Number.NEGATIVE_INFINITY;
+  private alarmAt: number | undefined;
   private readonly coldStartMs: number;
   // Counters since this instance started (a wake from hibernation starts them again).
   private pixelsPlaced = 0;
@@ -75,6 +104,9 @@ export class CanvasObject extends DurableObject<Env> {
     this.bounds = { width: loaded.shape.width, height: loaded.shape.height, paletteSize: loaded.shape.palette.length };
     this.hub = new Hub(config.broadcastIntervalMs, loaded.seq);
     for (const frame of loaded.frames) this.ring.push(frame);
+    this.presence = new PresenceRegistry(config.presenceExpiryMs);
+    for (const report of this.store.loadPresence()) this.presence.apply(report);
+    this.presenceSent = this.presence.totals();
     this.coldStartMs = performance.now() - started;
   }
 
@@ -107,20 +139,30 @@ export class CanvasObject extends DurableObject<Env> {
         width: this.shape.width,
         height: this.shape.height,
         seq: this.hub.seq,
+        online: this.presence.totals().total,
         palette: this.shape.palette,
       }),
     );
+    const online = this.presence.totals();
+    server.send(encodePresence(online.total, online.regions));
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    if (!isChannelAttachment(ws.deserializeAttachment())) {
+    const attachment: unknown = ws.deserializeAttachment();
+    if (!isChannelAttachment(attachment)) {
       // A channel from an older deploy, or one we cannot account for: the edge reconnects it.
       ws.close(1011, "unknown channel");
       return;
     }
     if (typeof message === "string") {
       ws.send(encodeError(ErrorCode.BadFrame, "binary frames only"));
+      return;
+    }
+    const report = decodePresenceReport(message);
+    if (report) {
+      if (report.ok) this.onPresenceReport(attachment, report.value.count, report.value.reportSeq);
+      else ws.send(encodeError(report.error.error, report.error.message));
       return;
     }
     // The edge validated this frame already; checking again keeps a bug there from reaching the canvas.
@@ -157,6 +199,56 @@ export class CanvasObject extends DurableObject<Env> {
 
   override webSocketError(_ws: WebSocket, error: unknown): void {
     console.warn("canvas: channel error", error);
+  }
+
+  /** An edge isolate's count of its sockets [P16]; the channel it came on says which isolate. */
+  private onPresenceReport(channel: ChannelAttachment, count: number, reportSeq: number): void {
+    const report = { isolateId: channel.isolateId, region: channel.region, count, reportSeq, receivedAt: Date.now() };
+    if (!this.presence.apply(report)) return; // older than what we hold: it arrived late
+    this.store.savePresence(report);
+    this.schedulePresence();
+    this.ensureAlarm();
+  }
+
+  /** Sends a Presence frame to everyone if the totals changed, at most once per interval. */
+  private schedulePresence(): void {
+    if (this.presenceTimer !== undefined) return;
+    const delay = Math.max(0, this.lastPresenceAt + PRESENCE_INTERVAL_MS - Date.now());
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = undefined;
+      const totals = this.presence.totals();
+      if (!totalsDiffer(totals, this.presenceSent)) return;
+      this.lastPresenceAt = Date.now();
+      this.presenceSent = totals;
+      const frame = encodePresence(totals.total, totals.regions);
+      for (const ws of this.ctx.getWebSockets()) {
+        try {
+          ws.send(frame);
+        } catch {
+          // closing
+        }
+      }
+    }, delay);
+  }
+
+  /** Keeps an alarm set for the next isolate that would expire if it stays silent. */
+  private ensureAlarm(): void {
+    const next = this.presence.nextExpiry();
+    if (next === undefined || (this.alarmAt !== undefined && this.alarmAt <= next)) return;
+    this.alarmAt = next;
+    void this.ctx.storage.setAlarm(next);
+  }
+
+  /** Expires isolates that missed their heartbeats: a crashed or evicted isolate says no goodbye. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = undefined;
+    const gone = this.presence.expire(Date.now());
+    if (gone.length > 0) {
+      console.warn(`canvas: presence expired for ${gone.length} silent isolate(s)`);
+      this.store.deletePresence(gone);
+      this.schedulePresence();
+    }
+    this.ensureAlarm();
   }
 
   private catchUp(ws: WebSocket, fromSeq: number): void {
@@ -240,6 +332,37 @@ export class CanvasObject extends DurableObject<Env> {
   }
 
   stats(): CanvasStats {
+    const now = Date.now();
+    const observed = new Map<string, { region: string; channels: number }>();
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) {
+      const a: unknown = ws.deserializeAttachment();
+      if (!isChannelAttachment(a)) continue;
+      const entry = observed.get(a.isolateId) ?? { region: a.region, channels: 0 };
+      entry.channels += 1;
+      observed.set(a.isolateId, entry);
+    }
+    const isolates: IsolateStats[] = this.presence.entries().map((r) => ({
+      isolateId: r.isolateId,
+      region: r.region,
+      reported: r.count,
+      observed: observed.get(r.isolateId)?.channels ?? 0,
+      reportSeq: r.reportSeq,
+      reportAgeMs: now - r.receivedAt,
+    }));
+    for (const [isolateId, o] of observed) {
+      if (!isolates.some((i) => i.isolateId === isolateId)) {
+        isolates.push({
+          isolateId,
+          region: o.region,
+          reported: undefined,
+          observed: o.channels,
+          reportSeq: undefined,
+          reportAgeMs: undefined,
+        });
+      }
+    }
+    isolates.sort((a, b) => (a.region + a.isolateId < b.region + b.isolateId ? -1 : 1));
     return {
       seq: this.hub.seq,
       width: this.shape.width,
@@ -249,6 +372,7 @@ export class CanvasObject extends DurableObject<Env> {
       framesBroadcast: this.framesBroadcast,
       ringFrames: this.ring.size,
       coldStartMs: this.coldStartMs,
+      presence: { ...this.presence.totals(), observed: sockets.length, isolates },
     };
   }
 }

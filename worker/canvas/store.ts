@@ -12,6 +12,7 @@
 import { type CanvasBounds, decodeServerMessage, Op } from "../protocol.ts";
 import { CanvasState } from "./canvas-state.ts";
 import type { StoredFrame } from "./frame-ring.ts";
+import type { IsolateReport } from "./presence-registry.ts";
 
 /** Compact when the log holds this many frames… */
 export const COMPACT_AFTER_FRAMES = 500;
@@ -74,6 +75,46 @@ export class CanvasStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS tiles (id INTEGER PRIMARY KEY, data BLOB NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS frames (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)`);
+    // The newest presence report per edge isolate: kept in storage so a wake from hibernation (which
+    // drops every field) still knows who is online.
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS presence (isolate_id TEXT PRIMARY KEY, region TEXT NOT NULL,
+        count INTEGER NOT NULL, report_seq INTEGER NOT NULL, received_at INTEGER NOT NULL)`,
+    );
+  }
+
+  loadPresence(): IsolateReport[] {
+    const reports: IsolateReport[] = [];
+    for (const row of this.sql.exec(`SELECT isolate_id, region, count, report_seq, received_at FROM presence`)) {
+      const { isolate_id, region, count, report_seq, received_at } = row;
+      if (
+        typeof isolate_id === "string" &&
+        typeof region === "string" &&
+        typeof count === "number" &&
+        typeof report_seq === "number" &&
+        typeof received_at === "number"
+      ) {
+        reports.push({ isolateId: isolate_id, region, count, reportSeq: report_seq, receivedAt: received_at });
+      }
+    }
+    return reports;
+  }
+
+  savePresence(r: IsolateReport): void {
+    this.sql.exec(
+      `INSERT INTO presence (isolate_id, region, count, report_seq, received_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (isolate_id) DO UPDATE SET region = excluded.region, count = excluded.count,
+         report_seq = excluded.report_seq, received_at = excluded.received_at`,
+      r.isolateId,
+      r.region,
+      r.count,
+      r.reportSeq,
+      r.receivedAt,
+    );
+  }
+
+  deletePresence(isolateIds: readonly string[]): void {
+    for (const id of isolateIds) this.sql.exec(`DELETE FROM presence WHERE isolate_id = ?`, id);
   }
 
   private meta(key: string): string | undefined {

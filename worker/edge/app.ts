@@ -16,7 +16,7 @@ import type { CanvasObject } from "../canvas/canvas-object.ts";
 import { CANVAS_NAME } from "../canvas/canvas-object.ts";
 import { edgeConfig } from "../config.ts";
 import { gzip } from "../protocol.ts";
-import { getIsolateId, regionOf } from "./isolate.ts";
+import { getIsolateId, getPresence, regionOf } from "./isolate.ts";
 import { openChannel, Session } from "./session.ts";
 
 type AppEnv = { Bindings: Env };
@@ -57,7 +57,7 @@ app.get("/ws", async (c) => {
   const [client, server] = [pair[0], pair[1]];
   server.binaryType = "arraybuffer";
   server.accept();
-  new Session(server, channel.upstream, channel.info, config, who, Date.now());
+  new Session(server, channel.upstream, channel.info, config, who, Date.now(), getPresence(config.presenceHeartbeatMs));
   return new Response(null, { status: 101, webSocket: client });
 });
 
@@ -93,6 +93,33 @@ app.get("/api/health", async (c) => {
     isolateId: getIsolateId(),
     canvas: { seq: stats.seq, channels: stats.channels, coldStartMs: stats.coldStartMs },
   });
+});
+
+app.get("/api/stats", async (c) => {
+  const config = edgeConfig(c.env);
+  const stats = await canvasStub(c.env).stats();
+  return c.json(
+    {
+      presence: {
+        total: stats.presence.total,
+        regions: stats.presence.regions,
+        observedChannels: stats.presence.observed,
+        isolates: stats.presence.isolates,
+      },
+      canvas: {
+        width: stats.width,
+        height: stats.height,
+        seq: stats.seq,
+        pixelsPlaced: stats.pixelsPlaced,
+        framesBroadcast: stats.framesBroadcast,
+        ringFrames: stats.ringFrames,
+        coldStartMs: stats.coldStartMs,
+      },
+      servedBy: { region: regionOf(c.req.raw, config.region), isolateId: getIsolateId() },
+    },
+    200,
+    { "Cache-Control": "no-store" },
+  );
 });
 
 app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));

@@ -5,12 +5,24 @@
  * scope"), so the id is made on the first request that asks for it.
  */
 
+import { IsolatePresence } from "./presence.ts";
+
 let isolateId: string | undefined;
+let presence: IsolatePresence | undefined;
+
+/** Reports go out at most this often, however fast sockets come and go. */
+export const PRESENCE_COALESCE_MS = 250;
 
 /** A random id made once per isolate, on first use. */
 export function getIsolateId(): string {
   isolateId ??= crypto.randomUUID();
   return isolateId;
+}
+
+/** This isolate's socket count and report schedule (plain data, shared by its sessions). */
+export function getPresence(heartbeatMs: number): IsolatePresence {
+  presence ??= new IsolatePresence(PRESENCE_COALESCE_MS, heartbeatMs);
+  return presence;
 }
 
 /**

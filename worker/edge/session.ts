@@ -23,12 +23,14 @@ import {
   encodeCatchUp,
   encodeError,
   encodePlace,
+  encodePresenceReport,
   encodeServerHello,
   FATAL_ERRORS,
   MAX_PLACE_PIXELS,
   Op,
   placeNonce,
 } from "../protocol.ts";
+import type { IsolatePresence } from "./presence.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 /** How long the canvas may take to greet a new channel before the upgrade fails. */
@@ -93,6 +95,10 @@ export class Session {
   private readonly frameBucket: TokenBucket;
   private helloSeen = false;
   private closed = false;
+  private upstreamClosed = false;
+  /** Set while this session holds the isolate's presence coalescing timer (see presence.ts). */
+  private reportTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeat: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly client: WebSocket,
@@ -101,7 +107,7 @@ export class Session {
     private readonly config: EdgeConfig,
     who: SessionIdentity,
     now: number,
-    private readonly onEnd: () => void = () => {},
+    private readonly presence: IsolatePresence,
   ) {
     this.pixelBucket = new TokenBucket(config.pixelBurst, config.pixelsPerSecond, now);
     this.frameBucket = new TokenBucket(config.framesPerSecond * 2, config.framesPerSecond, now);
@@ -109,8 +115,14 @@ export class Session {
     client.addEventListener("close", (event) => this.end(event.code, "client left"));
     client.addEventListener("error", () => this.end(1011, "client error"));
     upstream.addEventListener("message", (event) => this.fromCanvas(event.data));
-    upstream.addEventListener("close", () => this.fail(ErrorCode.Unavailable, "the canvas closed the channel"));
-    upstream.addEventListener("error", () => this.fail(ErrorCode.Unavailable, "the canvas channel failed"));
+    upstream.addEventListener("close", () => {
+      this.upstreamClosed = true;
+      this.fail(ErrorCode.Unavailable, "the canvas closed the channel");
+    });
+    upstream.addEventListener("error", () => {
+      this.upstreamClosed = true;
+      this.fail(ErrorCode.Unavailable, "the canvas channel failed");
+    });
     client.send(
       encodeServerHello({
         width: info.width,
@@ -121,8 +133,53 @@ export class Session {
         palette: info.palette,
         region: who.region,
         isolateId: who.isolateId,
+        online: info.online,
       }),
     );
+    presence.opened();
+    this.reportPresence();
+    // Heartbeats start at a random phase so an isolate's sessions spread them out; whichever fires
+    // when a report is due sends it.
+    this.scheduleHeartbeat(Math.random() * presence.heartbeatMs);
+  }
+
+  private scheduleHeartbeat(ms: number): void {
+    this.heartbeat = setTimeout(() => {
+      this.reportPresence();
+      this.scheduleHeartbeat(this.presence.heartbeatMs);
+    }, ms);
+  }
+
+  /** Asks the isolate's presence what to do, and does it through this session's own channel. */
+  private reportPresence(): void {
+    const action = this.presence.next(Date.now());
+    if (action.kind === "send") {
+      if (!this.sendUpstream(encodePresenceReport(action.count, action.reportSeq))) this.presence.unsent();
+    } else if (action.kind === "wait") {
+      this.reportTimer = setTimeout(() => {
+        this.reportTimer = undefined;
+        this.presence.timerFired();
+        this.reportPresence();
+        // A session whose client has left kept its channel only for this report.
+        if (this.closed && this.reportTimer === undefined) this.closeUpstream("client left");
+      }, action.ms);
+    }
+  }
+
+  private sendUpstream(bytes: Uint8Array): boolean {
+    if (this.upstreamClosed) return false;
+    try {
+      this.upstream.send(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private closeUpstream(reason: string): void {
+    if (this.upstreamClosed) return;
+    this.upstreamClosed = true;
+    safeClose(this.upstream, 1000, reason);
   }
 
   private fromCanvas(data: string | ArrayBuffer): void {
@@ -193,11 +250,7 @@ export class Session {
   }
 
   private toCanvas(bytes: Uint8Array): void {
-    try {
-      this.upstream.send(bytes);
-    } catch {
-      this.fail(ErrorCode.Unavailable, "the canvas channel is closed");
-    }
+    if (!this.sendUpstream(bytes)) this.fail(ErrorCode.Unavailable, "the canvas channel is closed");
   }
 
   private reply(code: ErrorCode, message: string, nonce = 0, retryAfterMs = 0): void {
@@ -215,13 +268,19 @@ export class Session {
     this.end(closeCodeFor(code), ERROR_NAMES[code]);
   }
 
-  /** Closes both ends once. 1005, 1006 and 1015 are reserved for the runtime and may not be sent. */
+  /**
+   * Closes both ends once, after telling presence. The channel stays open while this session holds
+   * the presence timer, so the report of this close still goes out. 1005, 1006 and 1015 are reserved
+   * for the runtime and may not be sent.
+   */
   private end(clientCode: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.heartbeat !== undefined) clearTimeout(this.heartbeat);
     const code = clientCode === 1005 || clientCode === 1006 || clientCode === 1015 ? 1000 : clientCode;
     safeClose(this.client, code, reason);
-    safeClose(this.upstream, 1000, reason);
-    this.onEnd();
+    this.presence.closed();
+    this.reportPresence();
+    if (this.reportTimer === undefined) this.closeUpstream(reason);
   }
 }
