@@ -116,3 +116,21 @@ describe("store", () => {
     });
   });
 });
+
+describe("hibernation discipline", () => {
+  it("a channel whose attachment does not check out is closed, and its client told to reconnect", async () => {
+    const client = await TestClient.connect();
+    const stub = env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
+    // As a wake after a deploy might find it: an attachment of another shape.
+    await runInDurableObject(stub, (_instance, state) => {
+      for (const ws of state.getWebSockets()) ws.serializeAttachment({ v: 0, who: "someone else" });
+    });
+    client.send(encodePlace(1, [{ x: 0, y: 0, colour: 1 }]));
+    expect((await client.closed).code).toBe(closeCodeFor(ErrorCode.Unavailable));
+    // A new connection gets a well-formed channel and works.
+    const again = await TestClient.connect();
+    again.send(encodePlace(2, [{ x: 0, y: 0, colour: 2 }]));
+    expect((await again.next(isPixels)).pixels).toEqual([{ x: 0, y: 0, colour: 2 }]);
+    again.close();
+  });
+});
