@@ -6,6 +6,9 @@
  */
 import { DEFAULT_PALETTE, MAX_CANVAS_SIDE } from "./protocol.ts";
 
+/** The one canvas's name: every edge addresses the Canvas Durable Object by it. */
+export const CANVAS_NAME = "main";
+
 /** The variables this project reads; all optional so tests and tools can pass partial sets. */
 export interface Vars {
   REGION?: string;

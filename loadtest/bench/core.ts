@@ -9,7 +9,6 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { startStack } from "../../test/support/stack.ts";
 import {
   decodeServerMessage,
   decodeSnapshot,
@@ -20,6 +19,7 @@ import {
   Op,
   type Pixel,
 } from "../../worker/protocol.ts";
+import { startStack } from "../stack.ts";
 
 const { values } = parseArgs({ options: { json: { type: "string" } } });
 const SIDE = 1000;

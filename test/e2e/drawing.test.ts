@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Stack, startStack } from "../../loadtest/stack.ts";
 import { decodeSnapshot, gunzip } from "../../worker/protocol.ts";
 import {
   canvasOf,
@@ -17,7 +18,6 @@ import {
   waitConnected,
   waitPixel,
 } from "../support/browser.ts";
-import { type Stack, startStack } from "../support/stack.ts";
 
 const OUT = "test-results";
 // A small canvas keeps the page-to-server comparison cheap; the default 1000×1000 is covered by the bench.

@@ -32,8 +32,7 @@ import { Hub } from "./hub.ts";
 import { PresenceRegistry, type PresenceTotals, totalsDiffer } from "./presence-registry.ts";
 import { type CanvasShape, CanvasStore } from "./store.ts";
 
-/** The one canvas's name: every edge addresses the object by it. */
-export const CANVAS_NAME = "main";
+export { CANVAS_NAME } from "../config.ts";
 
 /** Catch-up window: a client further behind than this refetches the snapshot. */
 const RING_FRAMES = 2048;

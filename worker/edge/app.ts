@@ -13,8 +13,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { CanvasObject } from "../canvas/canvas-object.ts";
-import { CANVAS_NAME } from "../canvas/canvas-object.ts";
-import { edgeConfig } from "../config.ts";
+import { CANVAS_NAME, edgeConfig } from "../config.ts";
 import { gzip } from "../protocol.ts";
 import { getIsolateId, getPresence, regionOf } from "./isolate.ts";
 import { openChannel, Session } from "./session.ts";

@@ -1,0 +1,255 @@
+/**
+ * @module client
+ * One simulated user for the load test: a real protocol client over the `ws` package, speaking
+ * worker/protocol.ts exactly as the page does — hello, join at the hello's sequence, apply frames in
+ * sequence order, catch up on a gap, resume after a reconnect — and recording what it saw for the
+ * report: every test pixel it received (with latency from its send time), presence frames, errors.
+ */
+import WebSocket from "ws";
+import {
+  type CanvasBounds,
+  decodeServerMessage,
+  encodeCatchUp,
+  encodeClientHello,
+  encodePlace,
+  Op,
+  type PixelsFrame,
+  type Presence,
+  type ServerHello,
+} from "../worker/protocol.ts";
+
+/** What the whole run knows about the pixels it placed; shared by every client (one process). */
+export interface Ledger {
+  width: number;
+  /** Send time (performance.now()) of each placement by index; NaN until sent. */
+  sentAt: Float64Array;
+  /** Which client sent each placement; -1 until sent. */
+  sender: Int32Array;
+  /** 1 when the server rejected the placement. */
+  rejected: Uint8Array;
+  /** Number of placements (indices) allotted. */
+  size: number;
+}
+
+export function newLedger(width: number, capacity: number): Ledger {
+  return {
+    width,
+    sentAt: new Float64Array(capacity).fill(Number.NaN),
+    sender: new Int32Array(capacity).fill(-1),
+    rejected: new Uint8Array(capacity),
+    size: capacity,
+  };
+}
+
+/** Placement `index` is a unique coordinate with a colour that is never the empty canvas's 0. */
+export function pixelOf(index: number, width: number, paletteSize: number) {
+  return { x: index % width, y: Math.floor(index / width), colour: 1 + (index % (paletteSize - 1)) };
+}
+
+export interface Target {
+  name: string;
+  wsUrl: string;
+  alive: boolean;
+}
+
+export interface ClientEvents {
+  /** A latency sample: a pixel this client did not send, seen `ms` after it was sent. */
+  latency(region: string, ms: number): void;
+}
+
+/** Opens a socket and waits for the server hello. */
+function open(wsUrl: string, timeoutMs: number): Promise<{ ws: WebSocket; hello: ServerHello }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, { handshakeTimeout: timeoutMs });
+    ws.binaryType = "arraybuffer";
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("no hello in time"));
+    }, timeoutMs);
+    ws.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    ws.once("message", (data: ArrayBuffer) => {
+      clearTimeout(timer);
+      const m = decodeServerMessage(data);
+      if (!m.ok || m.value.op !== Op.ServerHello) {
+        ws.terminate();
+        reject(new Error(m.ok ? "first frame was not a hello" : m.error.message));
+        return;
+      }
+      resolve({ ws, hello: m.value });
+    });
+  });
+}
+
+/** Opens a socket, reads the server hello, and closes: which region and isolate serve this URL. */
+export async function whoServes(wsUrl: string): Promise<{ region: string; isolateId: string }> {
+  const { ws, hello } = await open(wsUrl, 10_000);
+  ws.send(encodeClientHello());
+  ws.close();
+  return { region: hello.region, isolateId: hello.isolateId };
+}
+
+export class LoadClient {
+  ws: WebSocket | undefined;
+  hello: ServerHello | undefined;
+  /** The region and isolate serving the current socket (from its hello). */
+  region = "";
+  isolateId = "";
+  /** Highest sequence applied in order. */
+  seq = 0;
+  /** Test pixels this client has seen (deduplicated by sequence: a frame is applied once). */
+  received = 0;
+  /** Rejected placements this client saw broadcast (must stay 0). */
+  phantom = 0;
+  frames = 0;
+  bytes = 0;
+  lastPresence: Presence | undefined;
+  disconnects = 0;
+  reconnects = 0;
+  protocolErrors = 0;
+  /** Set when the client is closed on purpose; no reconnect then. */
+  private stopped = false;
+  private held = new Map<number, PixelsFrame>();
+  private catchUpAsked = false;
+  private nonce = 1;
+  private bounds: CanvasBounds | undefined;
+
+  constructor(
+    readonly id: number,
+    private target: Target,
+    private readonly targets: readonly Target[],
+    private readonly ledger: Ledger,
+    private readonly events: ClientEvents,
+  ) {}
+
+  get connected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN && this.hello !== undefined;
+  }
+
+  get targetName(): string {
+    return this.target.name;
+  }
+
+  /** Connects (or reconnects, resuming from the last applied sequence). */
+  async connect(timeoutMs = 10_000): Promise<void> {
+    const { ws, hello } = await open(this.target.wsUrl, timeoutMs);
+    const resuming = this.hello !== undefined;
+    this.ws = ws;
+    this.hello = hello;
+    this.bounds = { width: hello.width, height: hello.height, paletteSize: hello.palette.length };
+    this.region = hello.region;
+    this.isolateId = hello.isolateId;
+    // A first connection joins at the hello's sequence (frames after it all reach this socket); a
+    // resumed one asks for what it missed.
+    if (!resuming) this.seq = hello.seq;
+    ws.send(encodeClientHello(resuming ? this.seq : 0));
+    this.catchUpAsked = resuming;
+    ws.on("message", (data: ArrayBuffer) => this.onMessage(data));
+    ws.on("close", () => this.onClose());
+    ws.on("error", () => {});
+  }
+
+  private onMessage(data: ArrayBuffer): void {
+    this.frames += 1;
+    this.bytes += data.byteLength;
+    const m = decodeServerMessage(data, this.bounds);
+    if (!m.ok) {
+      this.protocolErrors += 1;
+      return;
+    }
+    const msg = m.value;
+    switch (msg.op) {
+      case Op.Pixels:
+        this.onPixels(msg);
+        break;
+      case Op.Presence:
+        this.lastPresence = msg;
+        break;
+      case Op.Error:
+        if (msg.nonce !== 0) {
+          // Nonces are placement indices + 1 (see place()).
+          const index = msg.nonce - 1;
+          if (index < this.ledger.size) this.ledger.rejected[index] = 1;
+        } else this.protocolErrors += 1;
+        break;
+      case Op.Resync:
+        // Too far behind for the ring: in a load test that is a failure to report, not to hide.
+        this.protocolErrors += 1;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onPixels(frame: PixelsFrame): void {
+    if (frame.seq <= this.seq) return; // a replay of something already applied
+    this.held.set(frame.seq, frame);
+    if (frame.seq > this.seq + 1 && !this.catchUpAsked) {
+      this.catchUpAsked = true;
+      this.ws?.send(encodeCatchUp(this.seq));
+    }
+    for (let next = this.held.get(this.seq + 1); next; next = this.held.get(this.seq + 1)) {
+      this.held.delete(next.seq);
+      this.seq = next.seq;
+      this.catchUpAsked = false;
+      this.apply(next);
+    }
+  }
+
+  private apply(frame: PixelsFrame): void {
+    const now = performance.now();
+    const { width, sentAt, sender, rejected, size } = this.ledger;
+    for (const p of frame.pixels) {
+      const index = p.y * width + p.x;
+      if (index >= size || Number.isNaN(sentAt[index] ?? Number.NaN)) continue; // not a test pixel
+      if (rejected[index]) {
+        this.phantom += 1;
+        continue;
+      }
+      this.received += 1;
+      if (sender[index] !== this.id) this.events.latency(this.region, now - (sentAt[index] ?? now));
+    }
+  }
+
+  /** Places test pixel `index` (one pixel per Place frame, as a person clicking does). */
+  place(index: number): boolean {
+    if (!this.connected || !this.hello) return false;
+    const pixel = pixelOf(index, this.hello.width, this.hello.palette.length);
+    this.ledger.sentAt[index] = performance.now();
+    this.ledger.sender[index] = this.id;
+    this.nonce = index + 1;
+    this.ws?.send(encodePlace(this.nonce, [pixel]));
+    return true;
+  }
+
+  private onClose(): void {
+    if (this.stopped) return;
+    this.disconnects += 1;
+    void this.reconnect();
+  }
+
+  /** Reconnects with jittered backoff, moving to the next live target if this one is dead. */
+  private async reconnect(): Promise<void> {
+    for (let attempt = 0; !this.stopped && attempt < 20; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
+      if (this.stopped) return;
+      try {
+        await this.connect(5000);
+        this.reconnects += 1;
+        return;
+      } catch {
+        this.target.alive = false;
+        const alive = this.targets.filter((t) => t.alive);
+        const next = alive[(this.id + attempt) % Math.max(1, alive.length)];
+        if (next) this.target = next;
+      }
+    }
+  }
+
+  close(): void {
+    this.stopped = true;
+    this.ws?.close(1000, "done");
+  }
+}

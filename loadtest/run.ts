@@ -1,0 +1,585 @@
+/**
+ * @module run
+ * `npm run loadtest`: drives many protocol clients across many edge regions and reports load
+ * distribution, broadcast delivery, presence accuracy, latency, throughput and errors, then exits 0
+ * only if every threshold passed.
+ *
+ * With no `--url` it starts the local multi-region stack itself (loadtest/stack.ts: a canvas host and
+ * K edge processes), runs the scenario, and stops the stack. With `--url` (repeatable) it targets
+ * running instances instead — a deployed Worker, where the regions are the colos the servers name in
+ * their hellos. Bounded in clients and time; stops by itself.
+ *
+ * Phases: connect → presence at rest → place (with churn or an edge killed, per scenario) → drain →
+ * presence at rest → verify the canvas → report.
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { decodeSnapshot, gunzip } from "../worker/protocol.ts";
+import { type Ledger, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
+import { renderHtml } from "./html.ts";
+import type { LoadReport, RegionReport, Threshold } from "./report-types.ts";
+import { isScenarioName, SCENARIOS, type Scenario } from "./scenarios.ts";
+import { type Regions, startRegions } from "./stack.ts";
+import {
+  DEFAULT_LATENCY_BOUNDS_MS,
+  formatBytes,
+  formatCount,
+  formatMs,
+  formatPercent,
+  histogram,
+  maxOverMin,
+  ratio,
+  SampleBuffer,
+  summarizeLatency,
+} from "./stats.ts";
+
+const HELP = `usage: npm run loadtest -- [options]
+  --scenario smoke|standard|stress|churn|chaos   (default standard)
+  --regions K        local edge regions to start (default per scenario)
+  --clients N        steady clients
+  --pixels P         placements per client
+  --rate R           placements per second, all clients together
+  --duration S       spread the placements over S seconds (sets the rate)
+  --url URL          target a running instance instead (http(s):// or ws(s)://; repeatable)
+  --json FILE        write the report as JSON
+  --html FILE        write the report as a page with charts
+Local runs only target 127.0.0.1 and stop by themselves.`;
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "standard" },
+    regions: { type: "string" },
+    clients: { type: "string" },
+    pixels: { type: "string" },
+    rate: { type: "string" },
+    duration: { type: "string" },
+    url: { type: "string", multiple: true },
+    json: { type: "string" },
+    html: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (!isScenarioName(values.scenario)) fail(`unknown scenario ${values.scenario}\n\n${HELP}`);
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) fail(`--${name} must be an integer from 1 to ${max}`);
+  return n;
+}
+
+const preset = SCENARIOS[values.scenario];
+const scenario: Scenario = {
+  ...preset,
+  regions: positiveInt("regions", values.regions, preset.regions, 8),
+  clients: positiveInt("clients", values.clients, preset.clients, 5000),
+  pixels: positiveInt("pixels", values.pixels, preset.pixels, 10_000),
+  rate: positiveInt("rate", values.rate, preset.rate, 100_000),
+};
+if (values.duration !== undefined) {
+  scenario.rate = Math.max(
+    1,
+    Math.round((scenario.clients * scenario.pixels) / positiveInt("duration", values.duration, 10, 600)),
+  );
+}
+const urls = values.url ?? [];
+if (scenario.name === "chaos" && urls.length > 0) fail("chaos kills a local edge: it cannot target --url");
+if (scenario.name === "chaos" && scenario.regions < 2) fail("chaos needs at least 2 regions");
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A one-line progress display, redrawn in place on a terminal and every few seconds otherwise. */
+class Progress {
+  private lastLog = 0;
+  constructor(private readonly tty = Boolean(process.stdout.isTTY)) {}
+  show(line: string): void {
+    if (this.tty) process.stdout.write(`\r\x1b[2K${line}`);
+    else if (Date.now() - this.lastLog > 3000) {
+      this.lastLog = Date.now();
+      console.log(line);
+    }
+  }
+  done(line: string): void {
+    if (this.tty) process.stdout.write(`\r\x1b[2K${line}\n`);
+    else console.log(line);
+  }
+}
+
+interface StatsBody {
+  presence: {
+    total: number;
+    regions: { region: string; count: number }[];
+    isolates: { isolateId: string; reported?: number }[];
+  };
+}
+
+function isStatsBody(v: unknown): v is StatsBody {
+  if (typeof v !== "object" || v === null) return false;
+  const presence: unknown = Reflect.get(v, "presence");
+  return (
+    typeof presence === "object" &&
+    presence !== null &&
+    typeof Reflect.get(presence, "total") === "number" &&
+    Array.isArray(Reflect.get(presence, "regions")) &&
+    Array.isArray(Reflect.get(presence, "isolates"))
+  );
+}
+
+async function fetchStats(httpUrl: string): Promise<StatsBody> {
+  const body: unknown = await (await fetch(`${httpUrl}/api/stats`)).json();
+  if (!isStatsBody(body)) throw new Error("unexpected /api/stats body");
+  return body;
+}
+
+function toHttp(url: string): string {
+  return url
+    .replace(/^ws/, "http")
+    .replace(/\/ws\/?$/, "")
+    .replace(/\/$/, "");
+}
+function toWs(url: string): string {
+  return `${url
+    .replace(/^http/, "ws")
+    .replace(/\/ws\/?$/, "")
+    .replace(/\/$/, "")}/ws`;
+}
+
+/** Open sockets per served region, from the clients themselves: the truth presence must match. */
+function actualByRegion(clients: readonly LoadClient[]): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const c of clients) if (c.connected) by.set(c.region, (by.get(c.region) ?? 0) + 1);
+  return by;
+}
+
+function presenceMatches(stats: StatsBody, actual: Map<string, number>): boolean {
+  const total = [...actual.values()].reduce((a, b) => a + b, 0);
+  if (stats.presence.total !== total) return false;
+  const reported = new Map(stats.presence.regions.map((r) => [r.region, r.count]));
+  for (const [region, count] of actual) if (reported.get(region) !== count) return false;
+  for (const [region, count] of reported) if (count !== 0 && !actual.has(region)) return false;
+  return true;
+}
+
+/** Polls /api/stats until presence matches the clients' truth; resolves with the ms it took, or undefined. */
+async function waitPresence(httpUrl: string, clients: readonly LoadClient[], timeoutMs: number) {
+  const started = Date.now();
+  for (;;) {
+    const stats = await fetchStats(httpUrl);
+    if (presenceMatches(stats, actualByRegion(clients))) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) return undefined;
+    await sleep(50);
+  }
+}
+
+async function main(): Promise<number> {
+  const progress = new Progress();
+  const startedAt = new Date();
+  const cpuStart = process.cpuUsage();
+  const wallStart = performance.now();
+  let stack: Regions | undefined;
+  let targets: Target[];
+  let statsUrl: string;
+  if (urls.length === 0) {
+    stack = await startRegions({
+      count: scenario.regions,
+      vars: {
+        // The load test measures the system, not the abuse limits: each client may place freely.
+        RATE_LIMIT_PIXELS_PER_SECOND: "1000",
+        RATE_LIMIT_PIXEL_BURST: "1000",
+        RATE_LIMIT_FRAMES_PER_SECOND: "2000",
+        PRESENCE_HEARTBEAT_MS: String(scenario.heartbeatMs),
+      },
+      onProgress: (m) => progress.done(`stack: ${m}`),
+    });
+    targets = stack.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, alive: true }));
+    statsUrl = stack.canvas.url;
+  } else {
+    targets = urls.map((u, i) => ({ name: `target-${i + 1}`, wsUrl: toWs(u), alive: true }));
+    statsUrl = toHttp(urls[0] ?? "");
+  }
+
+  try {
+    return await runScenario(progress, targets, statsUrl, stack, startedAt, cpuStart, wallStart);
+  } finally {
+    await stack?.stop();
+  }
+}
+
+async function runScenario(
+  progress: Progress,
+  targets: Target[],
+  statsUrl: string,
+  stack: Regions | undefined,
+  startedAt: Date,
+  cpuStart: NodeJS.CpuUsage,
+  wallStart: number,
+): Promise<number> {
+  const total = scenario.clients * scenario.pixels;
+  let ledger: Ledger | undefined;
+  const latency = new SampleBuffer();
+  const latencyByRegion = new Map<string, SampleBuffer>();
+  const events = {
+    latency(region: string, ms: number) {
+      latency.push(ms);
+      let buffer = latencyByRegion.get(region);
+      if (!buffer) latencyByRegion.set(region, (buffer = new SampleBuffer()));
+      buffer.push(ms);
+    },
+  };
+
+  // ---- connect
+  let connectFailures = 0;
+  const clients: LoadClient[] = [];
+  const ledgerFor = (width: number) => {
+    ledger ??= newLedger(width, total);
+    return ledger;
+  };
+  // The ledger needs the canvas width: read it from a first hello.
+  const probe = new LoadClient(-1, targets[0] as Target, targets, newLedger(1, 1), events);
+  await probe.connect();
+  const width = probe.hello?.width ?? 1000;
+  const height = probe.hello?.height ?? 1000;
+  probe.close();
+  // Every placement is a distinct pixel, so each delivery can be matched to its send time.
+  if (total > width * height) fail(`${total} placements do not fit a ${width}×${height} canvas`);
+  const shared = ledgerFor(width);
+  for (let i = 0; i < scenario.clients; i++) {
+    clients.push(new LoadClient(i, targets[i % targets.length] as Target, targets, shared, events));
+  }
+  for (let i = 0; i < clients.length; i += 50) {
+    const batch = clients.slice(i, i + 50);
+    const results = await Promise.allSettled(batch.map((c) => c.connect()));
+    connectFailures += results.filter((r) => r.status === "rejected").length;
+    progress.show(`connecting ${Math.min(i + 50, clients.length)}/${clients.length}`);
+  }
+  progress.done(
+    `connected ${clients.length - connectFailures}/${clients.length} clients across ${targets.length} regions`,
+  );
+
+  // ---- presence at rest, before load
+  const restBefore = await waitPresence(statsUrl, clients, 5000);
+
+  // ---- place
+  const churners: LoadClient[] = [];
+  let churnId = 1_000_000;
+  let lastChurnAt = 0;
+  let killedAt: number | undefined;
+  let killedIsolate: string | undefined;
+  let sent = 0;
+  const placeStart = performance.now();
+  let nextClient = 0;
+  let lastChurn = placeStart;
+  while (sent < total) {
+    const elapsed = (performance.now() - placeStart) / 1000;
+    const due = Math.min(total, Math.floor(elapsed * scenario.rate) + 1);
+    for (; sent < due; sent++) {
+      // Round-robin over connected clients; a disconnected one's turn goes to the next.
+      for (let tries = 0; tries < clients.length; tries++) {
+        const client = clients[nextClient++ % clients.length];
+        if (client?.place(sent)) break;
+      }
+    }
+    if (scenario.churnBurst > 0 && performance.now() - lastChurn >= 500) {
+      lastChurn = performance.now();
+      for (let i = 0; i < scenario.churnBurst && churners.length > 0; i++) {
+        const victim = churners.splice(Math.floor(Math.random() * churners.length), 1)[0];
+        victim?.close();
+      }
+      for (let i = 0; i < scenario.churnBurst; i++) {
+        const c = new LoadClient(churnId++, targets[churnId % targets.length] as Target, targets, shared, events);
+        churners.push(c);
+        c.connect().catch(() => {
+          connectFailures += 1;
+        });
+      }
+      lastChurnAt = Date.now();
+    }
+    if (stack && scenario.killAt !== undefined && killedAt === undefined && sent >= total * scenario.killAt) {
+      const victim = stack.edges[stack.edges.length - 1];
+      if (victim) {
+        killedIsolate = clients.find((c) => c.targetName === victim.region)?.isolateId;
+        progress.done(`chaos: killing edge ${victim.region} (isolate ${killedIsolate?.slice(0, 8)})`);
+        killedAt = Date.now();
+        void victim.kill();
+      }
+    }
+    const received = clients.reduce((a, c) => a + c.received, 0);
+    progress.show(
+      `placing ${formatCount(sent)}/${formatCount(total)} · delivered ${formatPercent(ratio(received, sent * clients.length))} · ${formatCount(clients.filter((c) => c.connected).length)} connected`,
+    );
+    await sleep(10);
+  }
+  const placeSeconds = (performance.now() - placeStart) / 1000;
+
+  // ---- drain: wait until every steady client has every accepted pixel, or give up
+  if (scenario.churnBurst > 0) {
+    for (const c of churners.splice(0)) c.close();
+    lastChurnAt = Date.now();
+  }
+  const accepted = () => total - shared.rejected.reduce((a, b) => a + b, 0);
+  const drainDeadline = Date.now() + 15_000;
+  while (Date.now() < drainDeadline) {
+    const want = accepted();
+    if (clients.every((c) => c.received >= want)) break;
+    progress.show(`draining: ${clients.filter((c) => c.received >= want).length}/${clients.length} clients complete`);
+    await sleep(50);
+  }
+  progress.done("placement phase done");
+
+  // ---- presence at rest, after load (and after churn or the dead edge)
+  const convergenceMs = await waitPresence(statsUrl, clients, scenario.killAt !== undefined ? 20_000 : 5000);
+  const presenceConvergedAfterChurn =
+    lastChurnAt > 0 && convergenceMs !== undefined ? Date.now() - lastChurnAt : undefined;
+  let deadIsolateExpiryMs: number | undefined;
+  if (killedAt !== undefined && killedIsolate !== undefined) {
+    const deadline = killedAt + 3 * scenario.heartbeatMs + 5000;
+    for (;;) {
+      const stats = await fetchStats(statsUrl);
+      const entry = stats.presence.isolates.find((i) => i.isolateId === killedIsolate);
+      if (!entry || entry.reported === undefined) {
+        deadIsolateExpiryMs = Date.now() - killedAt;
+        break;
+      }
+      if (Date.now() > deadline) break;
+      await sleep(100);
+    }
+  }
+  await sleep(600); // one presence interval, so every client holds the latest frame
+  const stats = await fetchStats(statsUrl);
+  const actual = actualByRegion(clients);
+  const actualTotal = [...actual.values()].reduce((a, b) => a + b, 0);
+  const clientsAgree = clients.filter((c) => c.connected && c.lastPresence?.total === actualTotal).length;
+
+  // ---- verify the canvas: every accepted pixel is in the snapshot
+  await sleep(1100); // past the edge cache's second
+  const snapshotRes = await fetch(`${statsUrl}/api/canvas`);
+  const snapshot = decodeSnapshot(await gunzip(new Uint8Array(await snapshotRes.arrayBuffer())), probePalette(clients));
+  let intact = snapshot.ok;
+  let missing = 0;
+  if (snapshot.ok) {
+    for (let i = 0; i < total; i++) {
+      if (shared.rejected[i]) continue;
+      const p = pixelOf(i, width, probePalette(clients));
+      if (snapshot.value.pixels[p.y * width + p.x] !== p.colour) missing += 1;
+    }
+    intact = missing === 0;
+  }
+
+  // ---- report
+  const wallS = (performance.now() - wallStart) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const acceptedCount = accepted();
+  const expected = acceptedCount * clients.length;
+  const received = clients.reduce((a, c) => a + Math.min(c.received, acceptedCount), 0);
+  const phantom = clients.reduce((a, c) => a + c.phantom, 0);
+  const regionNames = [...new Set(clients.map((c) => c.region))].sort();
+  const regions: RegionReport[] = regionNames.map((name) => {
+    const mine = clients.filter((c) => c.region === name);
+    return {
+      name,
+      clients: mine.length,
+      isolates: new Set(mine.map((c) => c.isolateId)).size,
+      latencyMs: summarizeLatency(latencyByRegion.get(name)?.view() ?? new Float64Array(0)),
+      presenceReported: stats.presence.regions.find((r) => r.region === name)?.count ?? 0,
+      presenceActual: actual.get(name) ?? 0,
+    };
+  });
+  const perIsolate = new Map<string, { isolateId: string; region: string; clients: number }>();
+  for (const c of clients) {
+    const entry = perIsolate.get(c.isolateId) ?? { isolateId: c.isolateId, region: c.region, clients: 0 };
+    entry.clients += 1;
+    perIsolate.set(c.isolateId, entry);
+  }
+  const latencySummary = summarizeLatency(latency.view());
+  const frames = clients.reduce((a, c) => a + c.frames, 0);
+  const bytes = clients.reduce((a, c) => a + c.bytes, 0);
+  const perRegionExact = presenceMatches(stats, actual);
+  const distributionRatio = maxOverMin(regions.map((r) => r.clients));
+  const rejected = total - acceptedCount;
+  const thresholds: Threshold[] = [
+    check("connect failures", "= 0", String(connectFailures), connectFailures === 0),
+    check("broadcast delivery", "= 100.0 %", formatPercent(ratio(received, expected)), received === expected),
+    check("phantom pixels (rejected yet delivered)", "= 0", String(phantom), phantom === 0),
+    check(
+      "presence total at rest",
+      `= ${actualTotal} sockets`,
+      String(stats.presence.total),
+      stats.presence.total === actualTotal,
+    ),
+    check("presence per region at rest", "exact", perRegionExact ? "exact" : "differs", perRegionExact),
+    check(
+      "clients shown the exact total",
+      `${actualTotal > 0 ? clients.length : 0}`,
+      String(clientsAgree),
+      clientsAgree === clients.filter((c) => c.connected).length,
+    ),
+    check(
+      "presence before load",
+      "exact within 5 s",
+      restBefore === undefined ? "never" : formatMs(restBefore),
+      restBefore !== undefined,
+    ),
+    check(
+      "canvas holds every accepted pixel",
+      "all",
+      missing === 0 && snapshot.ok ? "all" : `${missing} missing`,
+      intact,
+    ),
+    check("rejected placements", "= 0", String(rejected), rejected === 0 || scenario.killAt !== undefined),
+    check(
+      "latency p99 (place → seen by others)",
+      `< ${formatMs(scenario.p99LimitMs)}`,
+      formatMs(latencySummary.p99),
+      latencySummary.count > 0 && latencySummary.p99 < scenario.p99LimitMs,
+    ),
+    check(
+      "distribution max/min",
+      "≤ 1.25",
+      distributionRatio.toFixed(2),
+      distributionRatio <= 1.25 || scenario.killAt !== undefined,
+    ),
+    check(
+      "protocol errors",
+      "= 0",
+      String(clients.reduce((a, c) => a + c.protocolErrors, 0)),
+      clients.every((c) => c.protocolErrors === 0),
+    ),
+  ];
+  if (scenario.churnBurst > 0) {
+    thresholds.push(
+      check(
+        "presence converges after churn",
+        "≤ 2 s",
+        presenceConvergedAfterChurn === undefined ? "never" : formatMs(presenceConvergedAfterChurn),
+        presenceConvergedAfterChurn !== undefined && presenceConvergedAfterChurn <= 2000,
+      ),
+    );
+  }
+  if (scenario.killAt !== undefined) {
+    const window = 3 * scenario.heartbeatMs;
+    thresholds.push(
+      check(
+        "dead edge's presence expires",
+        `≤ ${formatMs(window + 2000)}`,
+        deadIsolateExpiryMs === undefined ? "never" : formatMs(deadIsolateExpiryMs),
+        deadIsolateExpiryMs !== undefined && deadIsolateExpiryMs <= window + 2000,
+      ),
+      check(
+        "clients of the dead edge reconnected",
+        "all",
+        String(clients.filter((c) => c.reconnects > 0).length),
+        clients.every((c) => c.connected),
+      ),
+    );
+  }
+  const report: LoadReport = {
+    scenario: scenario.name,
+    target: urls.length > 0 ? urls.join(", ") : `local (${scenario.regions} regions, 127.0.0.1)`,
+    startedAt: startedAt.toISOString(),
+    durationS: wallS,
+    clients: clients.length,
+    regions,
+    distribution: { maxOverMin: distributionRatio, perIsolate: [...perIsolate.values()] },
+    broadcast: { expected, received, ratio: ratio(received, expected), phantom },
+    presence: {
+      actual: actualTotal,
+      reported: stats.presence.total,
+      ratio: ratio(stats.presence.total, actualTotal),
+      perRegionExact,
+      convergenceMs: presenceConvergedAfterChurn ?? convergenceMs,
+      deadIsolateExpiryMs,
+    },
+    latencyMs: latencySummary,
+    latencyHistogram: histogram(latency.view(), DEFAULT_LATENCY_BOUNDS_MS),
+    throughput: {
+      placementsPerS: acceptedCount / placeSeconds,
+      framesPerS: frames / placeSeconds,
+      bytesPerS: bytes / placeSeconds,
+    },
+    placements: { sent: total, accepted: acceptedCount, rejected },
+    errors: {
+      connectFailures,
+      disconnects: clients.reduce((a, c) => a + c.disconnects, 0),
+      reconnects: clients.reduce((a, c) => a + c.reconnects, 0),
+      rejected,
+      protocol: clients.reduce((a, c) => a + c.protocolErrors, 0),
+    },
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / wallS,
+    canvasIntact: intact,
+    thresholds,
+    pass: thresholds.every((t) => t.pass),
+  };
+  for (const c of clients) c.close();
+  printReport(report);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (values.html) writeFileSync(values.html, renderHtml(report));
+  return report.pass ? 0 : 1;
+}
+
+function probePalette(clients: readonly LoadClient[]): number {
+  return clients.find((c) => c.hello)?.hello?.palette.length ?? 32;
+}
+
+function check(name: string, want: string, got: string, pass: boolean): Threshold {
+  return { name, want, got, pass };
+}
+
+function printReport(r: LoadReport): void {
+  const line = (label: string, value: string) => console.log(`  ${label.padEnd(30)} ${value}`);
+  console.log(`\nPixel Playground load test — ${r.scenario} — ${r.target}`);
+  console.log(`  ${r.clients} clients, ${r.regions.length} regions, ${r.durationS.toFixed(1)} s\n`);
+  console.log("  region       clients isolates  presence (reported/actual)  p50      p95      p99");
+  for (const g of r.regions) {
+    console.log(
+      `  ${g.name.padEnd(12)} ${String(g.clients).padStart(7)} ${String(g.isolates).padStart(8)}  ${`${g.presenceReported}/${g.presenceActual}`.padStart(26)}  ${formatMs(g.latencyMs.p50).padEnd(8)} ${formatMs(g.latencyMs.p95).padEnd(8)} ${formatMs(g.latencyMs.p99)}`,
+    );
+  }
+  console.log("");
+  line("distribution (max/min)", r.distribution.maxOverMin.toFixed(2));
+  line(
+    "broadcast delivery",
+    `${formatCount(r.broadcast.received)} / ${formatCount(r.broadcast.expected)} = ${formatPercent(r.broadcast.ratio)}`,
+  );
+  line(
+    "presence at rest",
+    `${r.presence.reported} reported / ${r.presence.actual} open = ${formatPercent(r.presence.ratio)}${r.presence.perRegionExact ? ", exact per region" : ", NOT exact per region"}`,
+  );
+  line(
+    "latency place → seen",
+    `p50 ${formatMs(r.latencyMs.p50)} · p95 ${formatMs(r.latencyMs.p95)} · p99 ${formatMs(r.latencyMs.p99)} · max ${formatMs(r.latencyMs.max)} (${formatCount(r.latencyMs.count)} samples)`,
+  );
+  line(
+    "throughput",
+    `${r.throughput.placementsPerS.toFixed(0)} placements/s · ${formatCount(Math.round(r.throughput.framesPerS))} frames/s · ${formatBytes(r.throughput.bytesPerS)}/s delivered`,
+  );
+  line(
+    "placements",
+    `${formatCount(r.placements.sent)} sent · ${formatCount(r.placements.accepted)} accepted · ${formatCount(r.placements.rejected)} rejected`,
+  );
+  line(
+    "errors",
+    `connect ${r.errors.connectFailures} · disconnects ${r.errors.disconnects} · reconnects ${r.errors.reconnects} · protocol ${r.errors.protocol}`,
+  );
+  line("load generator CPU", `${formatPercent(r.generatorCpu, 0)} of one core`);
+  console.log("\n  thresholds");
+  for (const t of r.thresholds)
+    console.log(`  ${t.pass ? "PASS" : "FAIL"}  ${t.name.padEnd(40)} want ${t.want.padEnd(18)} got ${t.got}`);
+  console.log(`\n  ${r.pass ? "PASS" : "FAIL"}\n`);
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((error: unknown) => {
+    console.error("loadtest failed:", error);
+    process.exit(1);
+  });

@@ -1,0 +1,89 @@
+/**
+ * @module scenarios
+ * The load test's named scenarios and their pass/fail thresholds. Each is a default set of options;
+ * command-line flags override any of them.
+ */
+
+export type ScenarioName = "smoke" | "standard" | "stress" | "churn" | "chaos";
+
+export interface Scenario {
+  name: ScenarioName;
+  description: string;
+  regions: number;
+  /** Clients that stay connected for the whole run (delivery is measured on them). */
+  clients: number;
+  /** Placements per client. */
+  pixels: number;
+  /** Placements per second, all clients together. */
+  rate: number;
+  /** Churn: extra clients opened and closed in bursts of this size every 500 ms while placing. */
+  churnBurst: number;
+  /** Chaos: kill the last edge region when this share of the placements has been sent. */
+  killAt: number | undefined;
+  /** Presence heartbeat for the local stack (expiry is three of them). */
+  heartbeatMs: number;
+  /** The p99 latency (place → seen by others) the run must stay under. */
+  p99LimitMs: number;
+}
+
+const base = { churnBurst: 0, killAt: undefined, heartbeatMs: 2000 } as const;
+
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  smoke: {
+    ...base,
+    name: "smoke",
+    description: "small and quick, for CI: 2 regions, 20 clients",
+    regions: 2,
+    clients: 20,
+    pixels: 10,
+    rate: 100,
+    p99LimitMs: 1000,
+  },
+  standard: {
+    ...base,
+    name: "standard",
+    description: "4 regions, 200 clients, 200 placements/s",
+    regions: 4,
+    clients: 200,
+    pixels: 20,
+    rate: 200,
+    p99LimitMs: 250,
+  },
+  stress: {
+    ...base,
+    name: "stress",
+    description: "as many clients as this machine carries: 4 regions, 1,000 clients",
+    regions: 4,
+    clients: 1000,
+    pixels: 5,
+    rate: 500,
+    p99LimitMs: 1000,
+  },
+  churn: {
+    ...base,
+    name: "churn",
+    description: "100 steady clients plus bursts of 20 connecting and 20 leaving every 500 ms",
+    regions: 4,
+    clients: 100,
+    pixels: 30,
+    rate: 300,
+    churnBurst: 20,
+    p99LimitMs: 500,
+  },
+  chaos: {
+    ...base,
+    name: "chaos",
+    description: "3 regions, one killed mid-run: its clients move, nothing is lost, its presence expires",
+    regions: 3,
+    clients: 150,
+    pixels: 20,
+    rate: 200,
+    killAt: 0.4,
+    heartbeatMs: 1000,
+    p99LimitMs: 10_000,
+  },
+};
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return Object.hasOwn(SCENARIOS, name);
+}
