@@ -232,7 +232,10 @@ async function runScenario(
     latency(region: string, ms: number) {
       latency.push(ms);
       let buffer = latencyByRegion.get(region);
-      if (!buffer) latencyByRegion.set(region, (buffer = new SampleBuffer()));
+      if (!buffer) {
+        buffer = new SampleBuffer();
+        latencyByRegion.set(region, buffer);
+      }
       buffer.push(ms);
     },
   };
