@@ -27,6 +27,10 @@ export interface Ledger {
   sender: Int32Array;
   /** 1 when the server rejected the placement. */
   rejected: Uint8Array;
+  /** 1 once any client has seen the placement broadcast. */
+  seen: Uint8Array;
+  /** Index (in the run's target list) of the edge the placement was sent through. */
+  via: Uint8Array;
   /** Number of placements (indices) allotted. */
   size: number;
 }
@@ -37,6 +41,8 @@ export function newLedger(width: number, capacity: number): Ledger {
     sentAt: new Float64Array(capacity).fill(Number.NaN),
     sender: new Int32Array(capacity).fill(-1),
     rejected: new Uint8Array(capacity),
+    seen: new Uint8Array(capacity),
+    via: new Uint8Array(capacity),
     size: capacity,
   };
 }
@@ -200,7 +206,7 @@ export class LoadClient {
 
   private apply(frame: PixelsFrame): void {
     const now = performance.now();
-    const { width, sentAt, sender, rejected, size } = this.ledger;
+    const { width, sentAt, sender, rejected, seen, size } = this.ledger;
     for (const p of frame.pixels) {
       const index = p.y * width + p.x;
       if (index >= size || Number.isNaN(sentAt[index] ?? Number.NaN)) continue; // not a test pixel
@@ -209,6 +215,7 @@ export class LoadClient {
         continue;
       }
       this.received += 1;
+      seen[index] = 1;
       if (sender[index] !== this.id) this.events.latency(this.region, now - (sentAt[index] ?? now));
     }
   }
@@ -219,6 +226,7 @@ export class LoadClient {
     const pixel = pixelOf(index, this.hello.width, this.hello.palette.length);
     this.ledger.sentAt[index] = performance.now();
     this.ledger.sender[index] = this.id;
+    this.ledger.via[index] = Math.max(0, this.targets.indexOf(this.target));
     this.nonce = index + 1;
     this.ws?.send(encodePlace(this.nonce, [pixel]));
     return true;

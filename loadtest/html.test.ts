@@ -86,7 +86,7 @@ function fixture(opts: { pass: boolean; samples?: boolean; regions?: number }): 
     latencyMs: summarizeLatency(all),
     latencyHistogram: histogram(all, DEFAULT_LATENCY_BOUNDS_MS),
     throughput: { placementsPerS: 48.2, framesPerS: 2210, bytesPerS: 1_480_000 },
-    placements: { sent: 4600, accepted: 4590, rejected: 10 },
+    placements: { sent: 4600, accepted: 4590, rejected: 10, lostInFlight: 0 },
     errors: { connectFailures: 0, disconnects: 3, reconnects: 3, rejected: 10, protocol: 0 },
     generatorCpu: 0.42,
     thresholds: [

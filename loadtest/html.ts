@@ -167,6 +167,7 @@ function summarySection(r: LoadReport): SafeHtml {
       label: "accepted / rejected",
       value: `${formatCount(r.placements.accepted)} / ${formatCount(r.placements.rejected)}`,
     },
+    { label: "Lost in flight (dead edge, never seen)", value: formatCount(r.placements.lostInFlight) },
   ];
   if (r.canvasIntact !== undefined) {
     broadcast.push({ label: "Canvas intact", value: r.canvasIntact ? "yes" : "no", bad: !r.canvasIntact });

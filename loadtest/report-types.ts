@@ -74,7 +74,8 @@ export interface LoadReport {
     framesPerS: number;
     bytesPerS: number;
   };
-  placements: { sent: number; accepted: number; rejected: number };
+  /** `lostInFlight`: sent through an edge that was killed, never seen by anyone, not on the canvas. */
+  placements: { sent: number; accepted: number; rejected: number; lostInFlight: number };
   errors: { connectFailures: number; disconnects: number; reconnects: number; rejected: number; protocol: number };
   /** The load generator's own CPU use over the run, as a share of one core. */
   generatorCpu: number;
