@@ -141,6 +141,11 @@ export class LoadClient {
   /** Connects (or reconnects, resuming from the last applied sequence). */
   async connect(timeoutMs = 10_000): Promise<void> {
     const { ws, hello } = await open(this.target.wsUrl, timeoutMs);
+    if (this.stopped) {
+      // Closed while the socket was still opening: close it now, or it would stay open uncounted.
+      ws.close(1000, "done");
+      return;
+    }
     const resuming = this.hello !== undefined;
     this.ws = ws;
     this.hello = hello;

@@ -374,7 +374,8 @@ async function runScenario(
   const deadIsolateExpiryMs = await expiry;
   await sleep(600); // one presence interval, so every client holds the latest frame
   const stats = await fetchStats(statsUrl);
-  const actual = actualByRegion(clients);
+  // The truth is every socket this run holds open: steady clients and any churner still connected.
+  const actual = actualByRegion([...clients, ...churners]);
   const actualTotal = [...actual.values()].reduce((a, b) => a + b, 0);
   const clientsAgree = clients.filter((c) => c.connected && c.lastPresence?.total === actualTotal).length;
 

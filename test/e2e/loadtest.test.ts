@@ -12,11 +12,15 @@ const ROOT = resolve(import.meta.dirname, "../..");
 
 it("npm run loadtest -- --scenario smoke passes on 2 local regions, with exact presence", () => {
   const out = join(mkdtempSync(join(tmpdir(), "loadtest-")), "smoke.json");
-  const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["loadtest/run.ts", "--scenario", "smoke", "--json", out], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 240_000,
-  });
+  const run = spawnSync(
+    join(ROOT, "node_modules/.bin/tsx"),
+    ["loadtest/run.ts", "--scenario", "smoke", "--json", out],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 240_000,
+    },
+  );
   expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
   const report: unknown = JSON.parse(readFileSync(out, "utf8"));
   expect(report).toMatchObject({
