@@ -6,24 +6,13 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { prng } from "../test/support/random.ts";
 import { renderHtml } from "./html.ts";
 import type { LoadReport, RegionReport } from "./report-types.ts";
 import { DEFAULT_LATENCY_BOUNDS_MS, histogram, maxOverMin, ratio, summarizeLatency } from "./stats.ts";
 
 const HOSTILE_REGION = "<script>alert(1)</script>";
 const HOSTILE_ISOLATE = `"><img src=x onerror=alert(2)>`;
-
-/** mulberry32, seeded so the fixture is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Roughly log-normal latencies around `medianMs`, with a long tail, as real deliveries have. */
 function latencies(count: number, medianMs: number, seed: number): Float64Array {

@@ -6,6 +6,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { prng } from "../test/support/random.ts";
 import type { CanvasBounds, Decoded, Pixel, ServerHello } from "./protocol.ts";
 import {
   closeCodeFor,
@@ -853,18 +854,6 @@ describe("server decoder: unknown opcodes", () => {
 
 // ---------------------------------------------------------------------------------------------------
 // Fuzz: decoders meet hostile bytes every day; they must answer with a typed error, never throw.
-
-/** mulberry32: small, seeded, so a failure names the seed that reproduces it. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function below(random: () => number, n: number): number {
   return Math.floor(random() * n);

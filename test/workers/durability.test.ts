@@ -17,19 +17,10 @@ import {
   type Pixel,
   type PixelsFrame,
 } from "../../worker/protocol.ts";
+import { prng } from "../support/random.ts";
 import { firstDifference, TestClient } from "./client.ts";
 
 const isPixels = (m: { op: number }): m is PixelsFrame => m.op === Op.Pixels;
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("restart", () => {
   it("every pixel a client was shown is still there after the object restarts", async () => {
@@ -75,7 +66,7 @@ describe("store", () => {
       const loaded = store.load(shape);
       expect(loaded.seq).toBe(0);
       const reference = new CanvasState(1000, 1000);
-      const random = mulberry32(7);
+      const random = prng(7);
       let seq = 0;
       let compactions = 0;
       for (let f = 0; f < COMPACT_AFTER_FRAMES * 2 + 37; f++) {

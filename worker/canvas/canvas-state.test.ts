@@ -5,20 +5,9 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { prng } from "../../test/support/random.ts";
 import type { Pixel } from "../protocol.ts";
 import { CanvasState, TILE_SIDE } from "./canvas-state.ts";
-
-/** mulberry32, seeded so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A canvas where every pixel has a colour derived from its position, so misplaced bytes show. */
 function patterned(width: number, height: number): CanvasState {

@@ -5,6 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { prng } from "../../test/support/random.ts";
 import { FrameRing, type StoredFrame } from "./frame-ring.ts";
 
 /** A frame whose bytes name its seq, so a wrong frame in the right place is caught. */
@@ -157,18 +158,6 @@ describe("FrameRing eviction", () => {
 });
 
 describe("FrameRing over long runs", () => {
-  /** mulberry32, seeded so a failing run can be replayed. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   it("[P8] 10,000 pushes by count: size stays bounded and since() stays right through compaction", () => {
     const ring = new FrameRing(100, Number.POSITIVE_INFINITY);
     for (let seq = 1; seq <= 10_000; seq++) {
