@@ -112,9 +112,13 @@ describe("hibernation discipline", () => {
   it("a channel whose attachment does not check out is closed, and its client told to reconnect", async () => {
     const client = await TestClient.connect();
     const stub = env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
-    // As a wake after a deploy might find it: an attachment of another shape.
-    await runInDurableObject(stub, (_instance, state) => {
-      for (const ws of state.getWebSockets()) ws.serializeAttachment({ v: 0, who: "someone else" });
+    // As a wake after a deploy might find it: an attachment of another shape, and (as after any
+    // wake) nothing of it cached in memory.
+    await runInDurableObject(stub, (instance, state) => {
+      for (const ws of state.getWebSockets()) {
+        ws.serializeAttachment({ v: 0, who: "someone else" });
+        instance["channels"].delete(ws);
+      }
     });
     client.send(encodePlace(1, [{ x: 0, y: 0, colour: 1 }]));
     expect((await client.closed).code).toBe(closeCodeFor(ErrorCode.Unavailable));

@@ -76,6 +76,11 @@ export class CanvasObject extends DurableObject<Env> {
   private readonly canvas: CanvasState;
   private readonly hub: Hub<WebSocket>;
   private readonly ring = new FrameRing(RING_FRAMES, RING_BYTES);
+  /**
+   * Attachments already read and checked, so the per-message path does not deserialize one each
+   * time. A wake from hibernation starts with an empty map and refills it from the attachments.
+   */
+  private readonly channels = new WeakMap<WebSocket, ChannelAttachment>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly presence: PresenceRegistry;
   /** The totals last sent to everyone, and the pacing of presence frames. */
@@ -148,8 +153,8 @@ export class CanvasObject extends DurableObject<Env> {
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    const attachment: unknown = ws.deserializeAttachment();
-    if (!isChannelAttachment(attachment)) {
+    const attachment = this.channelOf(ws);
+    if (!attachment) {
       // A channel from an older deploy, or one we cannot account for: the edge reconnects it.
       ws.close(1011, "unknown channel");
       return;
@@ -198,6 +203,16 @@ export class CanvasObject extends DurableObject<Env> {
 
   override webSocketError(_ws: WebSocket, error: unknown): void {
     console.warn("canvas: channel error", error);
+  }
+
+  /** The channel's attachment, shape-checked; undefined when it does not check out. */
+  private channelOf(ws: WebSocket): ChannelAttachment | undefined {
+    const cached = this.channels.get(ws);
+    if (cached) return cached;
+    const attachment: unknown = ws.deserializeAttachment();
+    if (!isChannelAttachment(attachment)) return undefined;
+    this.channels.set(ws, attachment);
+    return attachment;
   }
 
   /** An edge isolate's count of its sockets [P16]; the channel it came on says which isolate. */
@@ -335,8 +350,8 @@ export class CanvasObject extends DurableObject<Env> {
     const observed = new Map<string, { region: string; channels: number }>();
     const sockets = this.ctx.getWebSockets();
     for (const ws of sockets) {
-      const a: unknown = ws.deserializeAttachment();
-      if (!isChannelAttachment(a)) continue;
+      const a = this.channelOf(ws);
+      if (!a) continue;
       const entry = observed.get(a.isolateId) ?? { region: a.region, channels: 0 };
       entry.channels += 1;
       observed.set(a.isolateId, entry);
