@@ -126,9 +126,16 @@ export class LoadClient {
     readonly id: number,
     private target: Target,
     private readonly targets: readonly Target[],
-    private readonly ledger: Ledger,
+    private ledger: Ledger,
     private readonly events: ClientEvents,
   ) {}
+
+  /** Starts counting against another ledger (the benchmark uses a fresh one per rate step). */
+  useLedger(ledger: Ledger): void {
+    this.ledger = ledger;
+    this.received = 0;
+    this.phantom = 0;
+  }
 
   get connected(): boolean {
     return this.ws?.readyState === WebSocket.OPEN && this.hello !== undefined;

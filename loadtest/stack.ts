@@ -43,6 +43,8 @@ export interface StackOptions {
 }
 
 export interface Stack {
+  /** The wrangler process, leader of its process group (workerd included). */
+  pid: number;
   url: string;
   port: number;
   wsUrl: string;
@@ -137,7 +139,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, port, wsUrl: `ws://127.0.0.1:${port}/ws`, persistTo, output: () => log, stop, kill };
+  return {
+    pid: child.pid ?? -1,
+    url,
+    port,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    persistTo,
+    output: () => log,
+    stop,
+    kill,
+  };
 }
 
 /** Region labels for local edges, in the order they are started. */

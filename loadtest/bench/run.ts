@@ -1,0 +1,257 @@
+/**
+ * @module bench/run
+ * `npm run bench`: the capacity of the one Canvas Durable Object, measured in one run on this
+ * machine side by side with the baseline (loadtest/baseline: a bare broadcasting Durable Object,
+ * clients straight to it — the ceiling for anything on this runtime).
+ *
+ * Systems: the project as `npm start` runs it (one wrangler dev: edge + object in one workerd), the
+ * project as the multi-region stack (edges in their own processes), and the baseline. For each and
+ * each client count, the placement rate is stepped up until a step fails: delivery ≥ 99.9 % and p99
+ * place → seen < 250 ms. The last passing rate is the sustained capacity. Each step also records the
+ * frames delivered per second (batching keeps it flat as the rate grows) and the CPU the runtime's
+ * processes used (/proc), and each system's memory per connected client.
+ *
+ * `--quick` runs a tiny version (CI smoke: one small step per system). `--json FILE` writes the
+ * results; the table goes to stdout.
+ */
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { LoadClient, newLedger, type Target } from "../client.ts";
+import { type Regions, type Stack, startRegions, startStack } from "../stack.ts";
+import { ratio, SampleBuffer, summarizeLatency } from "../stats.ts";
+import { sleep, UNLIMITED_VARS } from "./common.ts";
+import { groupUsage } from "./procfs.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const { values } = parseArgs({
+  options: {
+    json: { type: "string" },
+    quick: { type: "boolean", default: false },
+    systems: { type: "string", default: "project,regions,baseline" },
+    clients: { type: "string", default: "200,1000" },
+  },
+});
+
+const QUICK = values.quick;
+const CLIENT_COUNTS = QUICK ? [20] : values.clients.split(",").map(Number);
+const RATES = QUICK ? [100] : [100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 40_000];
+const STEP_MS = QUICK ? 1500 : 3000;
+const DELIVERY_MIN = 0.999;
+const P99_MAX_MS = 250;
+
+interface StepResult {
+  rate: number;
+  sent: number;
+  deliveryRatio: number;
+  p50: number;
+  p99: number;
+  framesPerS: number;
+  framesPerClientPerS: number;
+  runtimeCpuMs: number;
+  generatorCpuPct: number;
+  pass: boolean;
+}
+
+interface ClientCountResult {
+  clients: number;
+  capacity: number;
+  steps: StepResult[];
+  memoryPerClientBytes: number;
+  cpuMsPerPixel: number | undefined;
+  cpuMsPerFrame: number | undefined;
+}
+
+interface SystemResult {
+  system: string;
+  description: string;
+  byClients: ClientCountResult[];
+}
+
+/** Runs one rate step on connected clients: places `rate`/s for STEP_MS, then drains and measures. */
+async function step(clients: LoadClient[], rate: number, width: number, pgids: number[]): Promise<StepResult> {
+  const total = Math.max(1, Math.round((rate * STEP_MS) / 1000));
+  const ledger = newLedger(width, total);
+  const latency = new SampleBuffer();
+  for (const c of clients) c.useLedger(ledger);
+  const framesBefore = clients.reduce((a, c) => a + c.frames, 0);
+  const cpuBefore = pgids.reduce((a, g) => a + groupUsage(g).cpuMs, 0);
+  const genBefore = process.cpuUsage();
+  latencySink = (ms) => latency.push(ms);
+  const started = performance.now();
+  let sent = 0;
+  let next = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    for (; sent < due; sent++) clients[next++ % clients.length]?.place(sent);
+    await sleep(5);
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  const framesDuring = clients.reduce((a, c) => a + c.frames, 0) - framesBefore;
+  // Drain: everything sent should arrive within the latency budget; wait a little longer to count it.
+  const deadline = performance.now() + 2000;
+  while (performance.now() < deadline && clients.some((c) => c.received < total)) await sleep(20);
+  const cpuAfter = pgids.reduce((a, g) => a + groupUsage(g).cpuMs, 0);
+  const gen = process.cpuUsage(genBefore);
+  const wallS = (performance.now() - started) / 1000;
+  const received = clients.reduce((a, c) => a + Math.min(c.received, total), 0);
+  const summary = summarizeLatency(latency.view());
+  const deliveryRatio = ratio(received, total * clients.length);
+  const framesPerS = framesDuring / elapsedS;
+  return {
+    rate,
+    sent: total,
+    deliveryRatio,
+    p50: summary.p50,
+    p99: summary.p99,
+    framesPerS,
+    framesPerClientPerS: framesPerS / clients.length,
+    runtimeCpuMs: cpuAfter - cpuBefore,
+    generatorCpuPct: ((gen.user + gen.system) / 1000 / (wallS * 1000)) * 100,
+    pass: deliveryRatio >= DELIVERY_MIN && summary.p99 < P99_MAX_MS,
+  };
+}
+
+let latencySink: (ms: number) => void = () => {};
+
+async function measureSystem(
+  system: string,
+  description: string,
+  targets: Target[],
+  pgids: number[],
+): Promise<SystemResult> {
+  const byClients: ClientCountResult[] = [];
+  for (const count of CLIENT_COUNTS) {
+    const idle = pgids.reduce((a, g) => a + groupUsage(g).rssBytes, 0);
+    const events = { latency: (_region: string, ms: number) => latencySink(ms) };
+    const clients = Array.from(
+      { length: count },
+      (_, i) => new LoadClient(i, targets[i % targets.length] as Target, targets, newLedger(1, 1), events),
+    );
+    for (let i = 0; i < clients.length; i += 100) await Promise.all(clients.slice(i, i + 100).map((c) => c.connect()));
+    await sleep(1000);
+    const loaded = pgids.reduce((a, g) => a + groupUsage(g).rssBytes, 0);
+    const width = clients[0]?.hello?.width ?? 1000;
+    const steps: StepResult[] = [];
+    process.stdout.write(`${system}, ${count} clients:`);
+    for (const rate of RATES) {
+      const result = await step(clients, rate, width, pgids);
+      steps.push(result);
+      process.stdout.write(` ${rate}/s ${result.pass ? "ok" : "FAIL"}(p99 ${result.p99.toFixed(0)} ms)`);
+      if (!result.pass) break;
+      await sleep(500);
+    }
+    process.stdout.write("\n");
+    for (const c of clients) c.close();
+    await sleep(1500);
+    const passing = steps.filter((s) => s.pass);
+    const last = passing.at(-1);
+    byClients.push({
+      clients: count,
+      capacity: last?.rate ?? 0,
+      steps,
+      memoryPerClientBytes: Math.max(0, (loaded - idle) / count),
+      cpuMsPerPixel: last ? last.runtimeCpuMs / (last.sent || 1) : undefined,
+      cpuMsPerFrame: last ? last.runtimeCpuMs / Math.max(1, last.framesPerS * (STEP_MS / 1000)) : undefined,
+    });
+  }
+  return { system, description, byClients };
+}
+
+async function withStack<T>(
+  start: () => Promise<Stack | Regions>,
+  use: (s: Stack | Regions) => Promise<T>,
+): Promise<T> {
+  const stack = await start();
+  try {
+    return await use(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+const systems = values.systems.split(",");
+const results: SystemResult[] = [];
+const env = { ...UNLIMITED_VARS };
+
+if (systems.includes("project")) {
+  results.push(
+    await withStack(
+      () => startStack({ vars: env }),
+      (s) => {
+        const stack = s as Stack;
+        return measureSystem(
+          "project",
+          "this project in one wrangler dev (npm start): edge relay + Canvas Durable Object in one workerd",
+          [{ name: "local", wsUrl: stack.wsUrl, alive: true }],
+          [stack.pid],
+        );
+      },
+    ),
+  );
+}
+if (systems.includes("regions")) {
+  results.push(
+    await withStack(
+      () => startRegions({ count: QUICK ? 2 : 4, vars: env }),
+      (s) => {
+        const regions = s as Regions;
+        return measureSystem(
+          "regions",
+          `this project as the multi-region stack: ${regions.edges.length} edge processes + the canvas host`,
+          regions.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, alive: true })),
+          [regions.canvas.pid, ...regions.edges.map((e) => e.pid)],
+        );
+      },
+    ),
+  );
+}
+if (systems.includes("baseline")) {
+  results.push(
+    await withStack(
+      () => startStack({ config: join(ROOT, "loadtest/baseline/wrangler.toml"), vars: env }),
+      (s) => {
+        const stack = s as Stack;
+        return measureSystem(
+          "baseline",
+          "bare Durable Object: hibernatable sockets, batched binary broadcast, no validation/storage/presence, clients straight to it",
+          [{ name: "baseline", wsUrl: stack.wsUrl, alive: true }],
+          [stack.pid],
+        );
+      },
+    ),
+  );
+}
+
+const cap = (system: string, clients: number) =>
+  results.find((r) => r.system === system)?.byClients.find((b) => b.clients === clients)?.capacity;
+const maxClients = Math.max(...CLIENT_COUNTS);
+const baselineCap = cap("baseline", maxClients);
+const projectCap = cap("project", maxClients);
+const report = {
+  machine: "2 cores, shared; load generator in the same machine",
+  criteria: { deliveryMin: DELIVERY_MIN, p99MaxMs: P99_MAX_MS, stepMs: STEP_MS },
+  capacityRatio: baselineCap && projectCap !== undefined ? projectCap / baselineCap : undefined,
+  capacity: Object.fromEntries(
+    results
+      .filter((r) => r.system !== "baseline")
+      .map((r) => [r.system, Object.fromEntries(r.byClients.map((b) => [`C${b.clients}`, b.capacity]))]),
+  ),
+  baseline: Object.fromEntries(
+    (results.find((r) => r.system === "baseline")?.byClients ?? []).map((b) => [`C${b.clients}`, b.capacity]),
+  ),
+  systems: results,
+};
+
+console.log("\nsustained placements/s (delivery ≥ 99.9 %, p99 < 250 ms)");
+console.log(`system     ${CLIENT_COUNTS.map((c) => `C = ${c}`.padStart(10)).join("")}   vs baseline`);
+for (const r of results) {
+  const caps = CLIENT_COUNTS.map((c) => r.byClients.find((b) => b.clients === c)?.capacity ?? 0);
+  const vs = CLIENT_COUNTS.map((c, i) => {
+    const base = cap("baseline", c);
+    return base ? `${((caps[i] ?? 0) / base).toFixed(2)}×` : "—";
+  });
+  console.log(`${r.system.padEnd(10)} ${caps.map((c) => String(c).padStart(10)).join("")}   ${vs.join(" ")}`);
+}
+if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+process.exit(0);
