@@ -7,7 +7,13 @@
 import { describe, expect, it } from "vitest";
 import type { Pixel, Snapshot } from "../worker/protocol.ts";
 import { encodeSnapshot, gzip } from "../worker/protocol.ts";
-import { CATCH_UP_RETRY_MS, CanvasState, decodeSnapshotBody, PENDING_TTL_MS } from "./client-state.ts";
+import {
+  CATCH_UP_RETRY_MS,
+  CanvasState,
+  DIRTY_SHARE_LIMIT,
+  decodeSnapshotBody,
+  PENDING_TTL_MS,
+} from "./client-state.ts";
 
 const W = 8;
 const H = 6;
@@ -356,6 +362,82 @@ describe("optimistic placements", () => {
   });
 });
 
+describe("withdrawing and queued pixels", () => {
+  it("withdraw takes a placement back and returns its pixels no broadcast has touched, with when it was placed", () => {
+    const state = joined();
+    state.addPending(
+      3,
+      [
+        { x: 0, y: 0, colour: 1 },
+        { x: 1, y: 0, colour: 2 },
+      ],
+      100,
+      40,
+    );
+    expect(state.pendingPixelCount).toBe(2);
+    expect(state.pendingNonces()).toEqual([3]);
+    expect(state.placedAt(3)).toBe(40);
+    state.applyFrame(frame(1, [0, 0, 4]));
+    expect(state.pendingPixelCount).toBe(1);
+    expect(state.withdraw(3)).toEqual({ pixels: [{ x: 1, y: 0, colour: 2 }], placedAt: 40 });
+    expect(state.colourAt(1, 0)).toBe(0);
+    expect(state.colourAt(0, 0)).toBe(4);
+    expect(state.withdraw(3)).toBeUndefined();
+    expect(state.pendingNonces()).toEqual([]);
+  });
+
+  it("shows queued pixels above pending ones and the server's, and broadcasts do not clear them", () => {
+    const state = joined();
+    state.addPending(1, [{ x: 2, y: 2, colour: 1 }], 0);
+    state.showQueued([
+      { x: 2, y: 2, colour: 3 },
+      { x: 4, y: 4, colour: 2 },
+    ]);
+    expect(state.colourAt(2, 2)).toBe(3);
+    expect(state.isUnconfirmed(4, 4)).toBe(true);
+    state.applyFrame(frame(1, [4, 4, 1], [2, 2, 4]));
+    expect(state.colourAt(4, 4)).toBe(2);
+    expect(state.colourAt(2, 2)).toBe(3);
+    // The broadcast settled the pending placement underneath; once the queue is sent, the server's shows.
+    expect(state.pendingCount).toBe(0);
+    state.showQueued([]);
+    expect(state.colourAt(2, 2)).toBe(4);
+    expect(state.colourAt(4, 4)).toBe(1);
+    expect(state.isUnconfirmed(4, 4)).toBe(false);
+  });
+
+  it("paints queued pixels, and repaints the pixels a new queue leaves", () => {
+    const lut = Uint32Array.from({ length: PALETTE }, (_, i) => 100 + i);
+    const state = joined();
+    const target = new Uint32Array(W * H);
+    state.renderInto(target, lut);
+    state.showQueued([{ x: 1, y: 1, colour: 2 }]);
+    expect(state.renderInto(target, lut)).toEqual({ x: 1, y: 1, width: 1, height: 1 });
+    expect(target[1 * W + 1]).toBe(102);
+    state.showQueued([{ x: 3, y: 2, colour: 4 }]);
+    expect(state.renderInto(target, lut)).toEqual({ x: 1, y: 1, width: 3, height: 2 });
+    expect(target[1 * W + 1]).toBe(100);
+    expect(target[2 * W + 3]).toBe(104);
+    // The same queue again changes nothing.
+    state.showQueued([{ x: 3, y: 2, colour: 4 }]);
+    expect(state.renderInto(target, lut)).toBeUndefined();
+  });
+});
+
+describe("counting", () => {
+  it("counts the pixels applied from frames, buffered and caught up ones included, but not snapshots", () => {
+    const state = new CanvasState(W, H, PALETTE);
+    state.applyFrame(frame(2, [0, 0, 1], [1, 1, 1]));
+    state.applySnapshot({ width: W, height: H, seq: 0, pixels: new Uint8Array(W * H).fill(3) });
+    expect(state.appliedPixels).toBe(0);
+    state.applyFrame(frame(1, [2, 2, 2]));
+    expect(state.appliedPixels).toBe(3);
+    // Pixels outside the canvas or palette are not applied, so not counted.
+    state.applyFrame(frame(3, [W, 0, 1], [0, 0, PALETTE]));
+    expect(state.appliedPixels).toBe(3);
+  });
+});
+
 describe("painting", () => {
   const lut = Uint32Array.from({ length: PALETTE }, (_, i) => 100 + i);
 
@@ -376,6 +458,21 @@ describe("painting", () => {
     state.reject(1);
     expect(state.renderInto(target, lut)).toEqual({ x: 2, y: 4, width: 1, height: 1 });
     expect(target[4 * W + 2]).toBe(100);
+  });
+
+  it("repaints everything rather than tracking more changed pixels than a share of the canvas", () => {
+    const width = 64;
+    const height = 64;
+    const state = new CanvasState(width, height, PALETTE);
+    state.applySnapshot({ width, height, seq: 0, pixels: new Uint8Array(width * height) });
+    const target = new Uint32Array(width * height);
+    state.renderInto(target, lut);
+    const many = Math.floor(width * height * DIRTY_SHARE_LIMIT) + 1;
+    const pixels = Array.from({ length: many }, (_, i) => ({ x: i % width, y: Math.floor(i / width), colour: 2 }));
+    state.applyFrame({ seq: 1, pixels });
+    expect(state.renderInto(target, lut)).toEqual({ x: 0, y: 0, width, height });
+    expect(target[many - 1]).toBe(102);
+    expect(target[many]).toBe(100);
   });
 });
 

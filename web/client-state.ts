@@ -9,6 +9,9 @@
  * After that a frame is applied only when it is exactly the next sequence; a later one waits in the
  * buffer while the page asks the server to catch it up. Nothing here sends anything: methods return
  * what happened and `takeCatchUp` says when to ask, so the session decides when to touch the socket.
+ *
+ * What the page shows at a pixel, top layer first: a pixel queued while offline (web/outbox.ts), else
+ * the newest placement sent and not yet answered, else the server's colour.
  */
 
 import type { Decoded, Pixel, PixelsFrame, Snapshot } from "../worker/protocol.ts";
@@ -54,6 +57,13 @@ export type SnapshotResult =
   /** Another shape than this canvas: the server's canvas changed, so this state is obsolete. */
   | "mismatch";
 
+/**
+ * Beyond this many changed pixels between two paints (a share of the canvas), repaint everything
+ * instead of tracking them one by one: a hidden tab gets no animation frames but keeps receiving
+ * pixels, and the set of changed pixels must not grow to the size of the canvas.
+ */
+export const DIRTY_SHARE_LIMIT = 1 / 8;
+
 /** A rectangle of the canvas, in pixels. */
 export interface Rect {
   x: number;
@@ -65,7 +75,16 @@ export interface Rect {
 interface PendingPlace {
   /** Pixel index → colour, for the pixels of this placement that no broadcast has touched yet. */
   pixels: Map<number, number>;
+  /** When it was sent. */
   at: number;
+  /** When the person placed it (earlier than `at` if it waited in the offline queue). */
+  placedAt: number;
+}
+
+/** A placement taken back from the pending ones (see `withdraw`). */
+export interface Withdrawn {
+  pixels: Pixel[];
+  placedAt: number;
 }
 
 interface Overlay {
@@ -94,9 +113,13 @@ export class CanvasState {
   private readonly pending = new Map<number, PendingPlace>();
   /** Pixel index → the newest pending placement there. Invariant: an index is here iff some pending entry has it. */
   private readonly overlay = new Map<number, Overlay>();
+  /** Pixel index → colour of pixels queued while offline: drawn above everything else. */
+  private queued = new Map<number, number>();
 
   private readonly dirty = new Set<number>();
   private allDirty = true;
+  private readonly dirtyLimit: number;
+  private applied = 0;
 
   constructor(width: number, height: number, paletteSize: number) {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -106,6 +129,7 @@ export class CanvasState {
     this.height = height;
     this.paletteSize = paletteSize;
     this.pixels = new Uint8Array(width * height);
+    this.dirtyLimit = Math.max(64, Math.floor(width * height * DIRTY_SHARE_LIMIT));
   }
 
   /** The sequence of the newest frame the page holds; 0 before the first snapshot. */
@@ -128,8 +152,21 @@ export class CanvasState {
     return this.live && (this.serverSeq > this.currentSeq || this.buffered.size > 0);
   }
 
+  /** Placements sent and not yet answered. */
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Pixels of the placements sent and not yet answered. */
+  get pendingPixelCount(): number {
+    let count = 0;
+    for (const entry of this.pending.values()) count += entry.pixels.size;
+    return count;
+  }
+
+  /** Pixels applied from Pixels frames since this state was created (not counting snapshots). */
+  get appliedPixels(): number {
+    return this.applied;
   }
 
   get bufferedCount(): number {
@@ -254,7 +291,8 @@ export class CanvasState {
       const index = this.indexOf(p.x, p.y);
       if (index === undefined || p.colour >= this.paletteSize) continue;
       this.pixels[index] = p.colour;
-      this.dirty.add(index);
+      this.applied++;
+      this.markDirty(index);
       // The server's order is the truth: once a broadcast has set this pixel, no pending placement
       // of ours speaks for it any more (ours, if accepted, comes in this or a later frame).
       if (this.overlay.has(index)) this.settle(index);
@@ -267,14 +305,14 @@ export class CanvasState {
   // Optimistic placements
 
   /** Shows a placement at once, before the server has answered the Place frame with this nonce. */
-  addPending(nonce: number, pixels: readonly Pixel[], now: number): void {
-    const entry: PendingPlace = { pixels: new Map(), at: now };
+  addPending(nonce: number, pixels: readonly Pixel[], now: number, placedAt = now): void {
+    const entry: PendingPlace = { pixels: new Map(), at: now, placedAt };
     for (const p of pixels) {
       const index = this.indexOf(p.x, p.y);
       if (index === undefined || p.colour >= this.paletteSize) continue;
       entry.pixels.set(index, p.colour);
       this.overlay.set(index, { nonce, colour: p.colour });
-      this.dirty.add(index);
+      this.markDirty(index);
     }
     if (entry.pixels.size === 0) return;
     // Re-inserting keeps "newest last" true even if a nonce were ever reused.
@@ -287,11 +325,50 @@ export class CanvasState {
    * (or an older placement still pending there). Returns whether anything was rolled back.
    */
   reject(nonce: number): boolean {
+    return this.withdraw(nonce) !== undefined;
+  }
+
+  /**
+   * Takes back the placement with this nonce, like `reject`, and returns its pixels that no broadcast
+   * has touched yet (the session puts them back in the offline queue when their socket closed before
+   * the server answered). Undefined if no such placement is pending.
+   */
+  withdraw(nonce: number): Withdrawn | undefined {
     const entry = this.pending.get(nonce);
-    if (!entry) return false;
+    if (!entry) return undefined;
     this.pending.delete(nonce);
-    for (const index of entry.pixels.keys()) this.recomputeOverlay(index);
-    return true;
+    const pixels: Pixel[] = [];
+    for (const [index, colour] of entry.pixels) {
+      this.recomputeOverlay(index);
+      pixels.push({ x: index % this.width, y: Math.floor(index / this.width), colour });
+    }
+    return { pixels, placedAt: entry.placedAt };
+  }
+
+  /** The nonces of the placements sent and not yet answered, oldest first. */
+  pendingNonces(): number[] {
+    return [...this.pending.keys()];
+  }
+
+  /** When the pending placement with this nonce was placed; undefined if it is not pending. */
+  placedAt(nonce: number): number | undefined {
+    return this.pending.get(nonce)?.placedAt;
+  }
+
+  /**
+   * Shows these pixels (the offline queue, oldest first) above everything else, replacing the pixels
+   * shown by the previous call. Broadcasts do not clear them: they have not been sent, and once sent
+   * they will be newer than anything the server holds now.
+   */
+  showQueued(pixels: readonly Pixel[]): void {
+    const next = new Map<number, number>();
+    for (const p of pixels) {
+      const index = this.indexOf(p.x, p.y);
+      if (index !== undefined && p.colour < this.paletteSize) next.set(index, p.colour);
+    }
+    for (const [index, colour] of this.queued) if (next.get(index) !== colour) this.markDirty(index);
+    for (const [index, colour] of next) if (this.queued.get(index) !== colour) this.markDirty(index);
+    this.queued = next;
   }
 
   /** Drops placements the server has not answered within `ttlMs`. Returns how many were dropped. */
@@ -323,17 +400,34 @@ export class CanvasState {
     }
     if (newest) this.overlay.set(index, newest);
     else this.overlay.delete(index);
+    this.markDirty(index);
+  }
+
+  private markDirty(index: number): void {
+    if (this.allDirty) return;
     this.dirty.add(index);
+    if (this.dirty.size > this.dirtyLimit) {
+      this.allDirty = true;
+      this.dirty.clear();
+    }
   }
 
   // -------------------------------------------------------------------------------------------------
   // Reading
 
-  /** The colour shown at (x, y): a pending placement's, else the server's. Undefined outside the canvas. */
+  /**
+   * The colour shown at (x, y): a queued pixel's, else a pending placement's, else the server's.
+   * Undefined outside the canvas.
+   */
   colourAt(x: number, y: number): number | undefined {
     const index = this.indexOf(x, y);
-    if (index === undefined) return undefined;
-    return this.overlay.get(index)?.colour ?? this.pixels[index];
+    return index === undefined ? undefined : this.shownAt(index);
+  }
+
+  /** Whether (x, y) shows one of this page's own pixels that the server has not confirmed yet. */
+  isUnconfirmed(x: number, y: number): boolean {
+    const index = this.indexOf(x, y);
+    return index !== undefined && (this.queued.has(index) || this.overlay.has(index));
   }
 
   /** The server's colour at (x, y), ignoring pending placements. Undefined outside the canvas. */
@@ -353,6 +447,7 @@ export class CanvasState {
       this.dirty.clear();
       for (let i = 0; i < this.pixels.length; i++) target[i] = lut[this.pixels[i] ?? 0] ?? 0;
       for (const [index, o] of this.overlay) target[index] = lut[o.colour] ?? 0;
+      for (const [index, colour] of this.queued) target[index] = lut[colour] ?? 0;
       return { x: 0, y: 0, width: this.width, height: this.height };
     }
     if (this.dirty.size === 0) return undefined;
@@ -361,8 +456,7 @@ export class CanvasState {
     let maxX = -1;
     let maxY = -1;
     for (const index of this.dirty) {
-      const colour = this.overlay.get(index)?.colour ?? this.pixels[index] ?? 0;
-      target[index] = lut[colour] ?? 0;
+      target[index] = lut[this.shownAt(index)] ?? 0;
       const x = index % this.width;
       const y = (index - x) / this.width;
       if (x < minX) minX = x;
@@ -377,6 +471,10 @@ export class CanvasState {
   /** Marks everything for repainting (a new pixel buffer, a new palette). */
   invalidate(): void {
     this.allDirty = true;
+  }
+
+  private shownAt(index: number): number {
+    return this.queued.get(index) ?? this.overlay.get(index)?.colour ?? this.pixels[index] ?? 0;
   }
 
   private indexOf(x: number, y: number): number | undefined {

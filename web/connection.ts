@@ -80,9 +80,17 @@ export class Connection {
     return true;
   }
 
-  /** Closes the socket and reconnects (after the usual backoff), e.g. when the server sent nonsense. */
+  /**
+   * Drops the socket and connects again after the usual backoff: the server sent nonsense, or the
+   * machine woke from sleep. The socket is let go at once instead of waiting for its close event: one
+   * whose TCP connection died during the sleep can take minutes to report that it closed.
+   */
   reconnect(reason: string): void {
-    this.socket?.close(1000, reason);
+    const socket = this.socket;
+    if (!socket || this.stopped) return;
+    this.socket = undefined;
+    socket.close(1000, reason);
+    this.closed({ code: 1000, reason });
   }
 
   /** Closes for good; nothing reconnects after this. */
@@ -124,15 +132,20 @@ export class Connection {
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
       this.socket = undefined;
-      const stable = this.openedAt !== undefined && performance.now() - this.openedAt >= STABLE_AFTER_MS;
-      if (stable) this.attempt = 0;
-      if (this.events.closed({ code: event.code, reason: event.reason }) === "stop") {
-        this.stop();
-        return;
-      }
-      this.scheduleRetry();
+      this.closed({ code: event.code, reason: event.reason });
     });
     // An "error" event is always followed by "close", which does the work.
+  }
+
+  /** The current socket is gone (it closed, or `reconnect` let it go): retry or stop. */
+  private closed(close: CloseInfo): void {
+    const stable = this.openedAt !== undefined && performance.now() - this.openedAt >= STABLE_AFTER_MS;
+    if (stable) this.attempt = 0;
+    if (this.events.closed(close) === "stop") {
+      this.stop();
+      return;
+    }
+    this.scheduleRetry();
   }
 
   private scheduleRetry(): void {

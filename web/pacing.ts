@@ -42,6 +42,10 @@ export class TokenBucket {
     return this.limit.burst;
   }
 
+  get pixelsPerSecond(): number {
+    return this.limit.pixelsPerSecond;
+  }
+
   /** Whole pixels that may be placed now. */
   available(now: number): number {
     if (this.unlimited) return Number.POSITIVE_INFINITY;

@@ -3,6 +3,8 @@
  * Draws a CanvasState into the one <canvas>: a Uint32Array view of an ImageData holds one colour per
  * pixel, and at most once per animation frame the pixels that changed are copied in and only their
  * bounding rectangle is put back. However many frames arrive between two paints, the page paints once.
+ * A hidden tab gets no animation frames: pixels keep landing in the model, and the first frame after
+ * it is shown again paints them all at once.
  */
 
 import type { CanvasState } from "./client-state.ts";
@@ -14,6 +16,7 @@ export class CanvasRenderer {
   private buffer: Uint32Array = new Uint32Array(0);
   private lut: Uint32Array = new Uint32Array(0);
   private scheduled = false;
+  private paintCount = 0;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
     const context = canvas.getContext("2d", { alpha: false });
@@ -33,6 +36,11 @@ export class CanvasRenderer {
     this.requestPaint();
   }
 
+  /** putImageData calls since the page loaded (a test hook: at most one per animation frame). */
+  get paints(): number {
+    return this.paintCount;
+  }
+
   /** Asks for a repaint on the next animation frame; calls before it runs share it. */
   requestPaint(): void {
     if (this.scheduled) return;
@@ -49,7 +57,9 @@ export class CanvasRenderer {
     // Before the first snapshot the buffer holds zeros, not the canvas: draw nothing rather than a lie.
     if (!state || !image || !state.hasData) return;
     const rect = state.renderInto(this.buffer, this.lut);
-    if (rect) this.context.putImageData(image, 0, 0, rect.x, rect.y, rect.width, rect.height);
+    if (!rect) return;
+    this.context.putImageData(image, 0, 0, rect.x, rect.y, rect.width, rect.height);
+    this.paintCount++;
   }
 }
 

@@ -2,11 +2,21 @@
  * @module session
  * What the page and the server say to each other, between the socket (connection.ts) and the model
  * (client-state.ts): the hello, the snapshot fetched to join, frames applied or caught up, placements
- * sent and rolled back, presence, errors and close reasons. It owns no DOM; it tells a `SessionView`
- * what changed, so the page's look can grow without touching the protocol logic.
+ * sent and rolled back, pixels queued while disconnected, presence, errors and close reasons. It owns
+ * no DOM; it tells a `SessionView` what changed, so the page's look can grow without touching the
+ * protocol logic.
+ *
+ * A placement's life: placed while connected, it is sent at once and shown as pending; placed while
+ * not connected (or while earlier queued pixels still wait), it waits in the bounded UnsentQueue
+ * (outbox.ts), shown on the canvas, and is sent when the connection is back, as fast as the pixel
+ * budget allows. The server settles a sent placement by broadcasting it (it stays) or by an Error
+ * frame naming its nonce (it is rolled back at once, with a message). A placement whose socket closed
+ * before an answer is "unconfirmed": once the new socket has caught up to where the server stood when
+ * it joined, an accepted placement would have been broadcast by then, so whatever is still pending was
+ * lost with its socket and goes back to the queue.
  */
 
-import type { CanvasBounds, ErrorFrame, Presence, ServerHello } from "../worker/protocol.ts";
+import type { CanvasBounds, ErrorFrame, Pixel, Presence, ServerHello } from "../worker/protocol.ts";
 import {
   decodeServerMessage,
   ERROR_NAMES,
@@ -19,6 +29,7 @@ import {
 } from "../worker/protocol.ts";
 import { CanvasState, decodeSnapshotBody, type SnapshotResult } from "./client-state.ts";
 import { type CloseInfo, Connection } from "./connection.ts";
+import { QUEUE_CAPACITY, QUEUE_MAX_AGE_MS, type Queued, UnsentQueue } from "./outbox.ts";
 import { backoffDelay, TokenBucket } from "./pacing.ts";
 
 /** What the page shows about the connection. */
@@ -35,13 +46,37 @@ export interface SessionView {
   pixels(): void;
   presence(presence: Presence): void;
   message(text: string, tone: "info" | "error"): void;
+  /** The page's own unconfirmed pixels changed: `queued` wait to be sent, `awaiting` wait for a verdict. */
+  outbox(queued: readonly Pixel[], awaiting: number): void;
 }
 
-export type PlaceOutcome = "sent" | "not_connected" | "rate_limited" | "outside";
+export type PlaceOutcome =
+  /** Sent; shown as pending until the server answers. */
+  | "sent"
+  /** Not connected (or earlier pixels still wait): queued, shown, sent when possible. */
+  | "queued"
+  /** Nothing placed: the page has no canvas yet, or stopped for good. */
+  | "not_connected"
+  /** Nothing placed: the pixel budget is spent (see `budget`). */
+  | "rate_limited"
+  /** Nothing placed: the queue of unsent pixels is full. */
+  | "queue_full"
+  /** Nothing placed: outside the canvas or the palette. */
+  | "outside";
+
+export interface PlaceOptions {
+  /**
+   * Hold back a placement the page's own budget says the server would refuse (default true). False
+   * sends it anyway, as a client whose estimate is wrong would: a test hook for the server's refusal.
+   */
+  checkBudget?: boolean;
+}
 
 export interface Budget {
   available: number;
   burst: number;
+  /** Refill rate. */
+  pixelsPerSecond: number;
   /** Milliseconds until the next pixel may be placed; 0 if one may now. */
   msUntilNext: number;
 }
@@ -54,6 +89,17 @@ const TICK_MS = 1_000;
  */
 const SNAPSHOT_RETRY_MS = 1_000;
 const VERSION_MISMATCH = ERROR_NAMES[ErrorCode.VersionMismatch];
+/**
+ * When the wall clock moved this much further than the monotonic clock between two ticks, the machine
+ * slept (the monotonic clock stops during suspend; throttling of a hidden tab delays both alike).
+ */
+const SLEEP_GAP_MS = 5_000;
+/**
+ * Queued pixels wait this much longer than the page's budget says. The edge's bucket started when the
+ * socket opened and the page's when the hello arrived, and frames take varying time to get there, so
+ * a pixel sent the instant the page's bucket refills can reach an edge whose bucket has not.
+ */
+const FLUSH_SLACK_MS = 150;
 
 export class Session {
   private readonly connection: Connection;
@@ -72,6 +118,18 @@ export class Session {
   private snapshotAttempt = 0;
   private currentStatus: Status = "connecting";
   private statusText = "";
+  /** The sequence the server named in the current socket's hello. */
+  private helloSeq = 0;
+  private readonly queue = new UnsentQueue();
+  /** Nonces of placements sent on a socket that closed before the server answered them. */
+  private readonly unconfirmed = new Set<number>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Nonces of Place frames sent from the queue: refused as rate limited, they are queued again. */
+  private readonly fromQueue = new Set<number>();
+  private shownOutbox = { queued: -1, awaiting: -1 };
+  /** Pixels applied by canvas states this session replaced (for the pixelsApplied counter). */
+  private retiredApplied = 0;
+  private clocks = { wall: Date.now(), mono: performance.now() };
 
   constructor(
     socketUrl: string,
@@ -90,6 +148,11 @@ export class Session {
     this.refreshStatus();
     this.connection.start();
     setInterval(() => this.tick(), TICK_MS);
+    // A tab the browser froze (Page Lifecycle) may come back with a socket that died meanwhile.
+    document.addEventListener("resume", () => this.connection.reconnect("resumed"));
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.tick();
+    });
   }
 
   get status(): Status {
@@ -110,38 +173,188 @@ export class Session {
     return this.state?.colourAt(x, y) ?? -1;
   }
 
+  /** The page's own pixels not confirmed yet: waiting for the server's verdict, or queued. */
+  get pending(): number {
+    return (this.state?.pendingPixelCount ?? 0) + this.queue.size;
+  }
+
+  /** Pixels queued to be sent (placed while not connected). */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Pixels applied from the server's Pixels frames since the page loaded (snapshots not counted). */
+  get pixelsApplied(): number {
+    return this.retiredApplied + (this.state?.appliedPixels ?? 0);
+  }
+
   budget(now: number): Budget | undefined {
     const bucket = this.bucket;
     if (!bucket || bucket.unlimited) return undefined;
-    return { available: bucket.available(now), burst: bucket.burst, msUntilNext: bucket.msUntil(1, now) };
+    return {
+      available: bucket.available(now),
+      burst: bucket.burst,
+      pixelsPerSecond: bucket.pixelsPerSecond,
+      msUntilNext: bucket.msUntil(1, now),
+    };
   }
 
   /**
-   * Places one pixel: sends it and shows it at once as pending. The client-side budget holds back a
-   * click the server would reject anyway; the server's answer (a broadcast or an error) settles it.
+   * Places one pixel. Connected, it is sent and shown at once as pending; the client-side budget holds
+   * back a click the server would reject anyway. Not connected, it is queued (bounded) and shown, and
+   * sent on reconnect. The server's answer (a broadcast or an error) settles it.
    */
-  place(x: number, y: number, colour: number): PlaceOutcome {
+  place(x: number, y: number, colour: number, options: PlaceOptions = {}): PlaceOutcome {
     const state = this.state;
-    const bucket = this.bucket;
-    if (this.currentStatus !== "connected" || !state || !bucket) {
-      this.view.message("Not connected yet: the pixel was not placed.", "info");
+    if (!state?.hasData || this.failure) {
+      const why = this.failure ? "the page stopped; reload it" : "the canvas is still loading";
+      this.view.message(`Not placed: ${why}.`, "info");
       return "not_connected";
     }
     if (state.colourAt(x, y) === undefined || !Number.isInteger(colour) || colour < 0 || colour >= state.paletteSize) {
       return "outside";
     }
     const now = performance.now();
-    if (!bucket.tryTake(1, now)) {
+    const pixel = { x, y, colour };
+    // Behind queued or unconfirmed pixels, a new one queues too, so they reach the server in order.
+    if (this.currentStatus !== "connected" || this.queue.size > 0 || this.unconfirmed.size > 0) {
+      return this.enqueue(pixel, now);
+    }
+    const bucket = this.bucket;
+    if (options.checkBudget !== false && bucket && !bucket.tryTake(1, now)) {
       this.view.message(`Rate limited: next pixel in ${seconds(bucket.msUntil(1, now))}.`, "error");
       return "rate_limited";
     }
+    if (!this.send([pixel], now, now)) return this.enqueue(pixel, now);
+    this.changed();
+    return "sent";
+  }
+
+  /** Sends one Place frame and shows its pixels as pending; false if the socket is not open. */
+  private send(pixels: readonly Pixel[], now: number, placedAt: number): boolean {
+    const state = this.state;
+    if (!state) return false;
     // Nonces run 1…2³²−1: 0 means "no particular frame" in Error frames.
     this.nonce = (this.nonce % 0xffffffff) + 1;
-    const pixels = [{ x, y, colour }];
-    if (!this.connection.send(encodePlace(this.nonce, pixels))) return "not_connected";
-    state.addPending(this.nonce, pixels, now);
+    if (!this.connection.send(encodePlace(this.nonce, pixels))) return false;
+    state.addPending(this.nonce, pixels, now, placedAt);
+    return true;
+  }
+
+  private enqueue(pixel: Pixel, now: number): PlaceOutcome {
+    if (this.queue.push(pixel, now) === "full") {
+      this.view.message(
+        `Not placed: ${QUEUE_CAPACITY} pixels are already waiting to be sent. Wait for the connection.`,
+        "error",
+      );
+      return "queue_full";
+    }
+    this.changed();
+    if (this.currentStatus === "connected") {
+      this.flush();
+    } else {
+      this.view.message(
+        `Not connected: pixel queued (${this.queue.size} of ${QUEUE_CAPACITY}); it is sent when the connection is back.`,
+        "info",
+      );
+    }
+    return "queued";
+  }
+
+  /**
+   * Sends queued pixels while connected: as many as the budget allows, in one Place frame (so one
+   * frame of the flood budget, and all or nothing), then again when the budget has refilled. While
+   * that later flush is scheduled, other calls leave it to it: sooner, the edge would refuse.
+   */
+  private flush(scheduled = false): void {
+    if (this.flushTimer !== undefined && !scheduled) return;
+    this.flushTimer = undefined;
+    const bucket = this.bucket;
+    const hello = this.lastHello;
+    if (this.currentStatus !== "connected" || !bucket || !hello) return;
+    // Unconfirmed pixels go first once their fate is known (resolveUnconfirmed).
+    if (this.queue.size === 0 || this.unconfirmed.size > 0) return;
+    const now = performance.now();
+    const allowed = bucket.unlimited ? Number.POSITIVE_INFINITY : bucket.available(now);
+    const count = Math.min(this.queue.size, Math.max(1, hello.maxPlacePixels), allowed);
+    if (count >= 1) {
+      bucket.tryTake(count, now);
+      const batch = this.queue.take(count);
+      const placedAt = Math.min(...batch.map((b) => b.at));
+      const pixels = batch.map((b) => b.pixel);
+      if (!this.send(pixels, now, placedAt)) {
+        this.queue.requeue(batch);
+        return;
+      }
+      this.fromQueue.add(this.nonce);
+      this.changed();
+    }
+    if (this.queue.size === 0) return;
+    const wait = bucket.msUntil(1, performance.now());
+    // An infinite wait (a budget that never refills) is left to the tick, which calls flush every second.
+    if (Number.isFinite(wait)) this.flushTimer = setTimeout(() => this.flush(true), wait + FLUSH_SLACK_MS);
+  }
+
+  /**
+   * Settles placements sent on a socket that closed before the server answered them, once the current
+   * socket has caught up to the sequence its hello named: an accepted one would have been broadcast by
+   * then (and settled), so those still pending were lost with their socket. They go back to the queue
+   * and are sent again. (A placement the server accepted in the instant between the two sockets could
+   * be sent twice: the same colour on the same pixel, placed once more.)
+   */
+  private resolveUnconfirmed(): void {
+    const state = this.state;
+    if (this.unconfirmed.size === 0 || !state || !this.helloOnSocket || !state.synced || state.seq < this.helloSeq) {
+      return;
+    }
+    const lost: Queued[] = [];
+    for (const nonce of this.unconfirmed) {
+      const withdrawn = state.withdraw(nonce);
+      if (withdrawn) for (const pixel of withdrawn.pixels) lost.push({ pixel, at: withdrawn.placedAt });
+    }
+    this.unconfirmed.clear();
+    const refused = this.queue.requeue(lost).length + this.queue.expire(performance.now()).length;
+    if (refused > 0) this.dropped(refused, "they could not be sent in time");
+    this.changed();
+    this.flush();
+  }
+
+  /**
+   * Drops what waited too long: queued pixels not sent within QUEUE_MAX_AGE_MS of being placed, and,
+   * while disconnected, unconfirmed ones as old.
+   */
+  private expireOutbox(now: number): void {
+    const state = this.state;
+    let dropped = this.queue.expire(now).length;
+    if (state && !this.helloOnSocket) {
+      for (const nonce of this.unconfirmed) {
+        const placedAt = state.placedAt(nonce);
+        if (placedAt !== undefined && now - placedAt <= QUEUE_MAX_AGE_MS) continue;
+        dropped += state.withdraw(nonce)?.pixels.length ?? 0;
+        this.unconfirmed.delete(nonce);
+      }
+    }
+    if (dropped > 0) {
+      this.dropped(dropped, `the connection was gone for more than ${QUEUE_MAX_AGE_MS / 1000} s`);
+      this.changed();
+    }
+  }
+
+  private dropped(count: number, why: string): void {
+    const what = count === 1 ? "1 unsent pixel was" : `${count} unsent pixels were`;
+    this.view.message(`${what} dropped: ${why}.`, "error");
+  }
+
+  /** The pixels shown or the outbox changed: tell the view (the outbox only when its figures moved). */
+  private changed(): void {
+    const state = this.state;
+    state?.showQueued(this.queue.pixels());
     this.view.pixels();
-    return "sent";
+    const queued = this.queue.size;
+    const awaiting = state?.pendingPixelCount ?? 0;
+    if (queued === this.shownOutbox.queued && awaiting === this.shownOutbox.awaiting) return;
+    this.shownOutbox = { queued, awaiting };
+    this.view.outbox(this.queue.pixels(), awaiting);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -173,7 +386,12 @@ export class Session {
       case Op.Pixels: {
         const state = this.state;
         if (!state) return;
-        if (state.applyFrame(message) === "applied") this.view.pixels();
+        if (state.applyFrame(message) === "applied") {
+          this.view.pixels();
+          // A broadcast may have settled pending placements; tell the outbox only if it has any.
+          if (this.shownOutbox.awaiting > 0) this.changed();
+          this.resolveUnconfirmed();
+        }
         this.requestCatchUp();
         return;
       }
@@ -205,12 +423,20 @@ export class Session {
     // (its storage was reset), is a new canvas: start over from its snapshot.
     const fresh = !state || !this.lastHello || !sameCanvas(this.lastHello, hello) || hello.seq < state.seq;
     if (!state || fresh) {
+      if (state) this.retiredApplied += state.appliedPixels;
+      // The old canvas's pending placements went with it; queued pixels stay if they still fit.
+      this.unconfirmed.clear();
+      if (this.lastHello && !sameCanvas(this.lastHello, hello) && this.queue.size > 0) {
+        this.dropped(this.queue.take(this.queue.size).length, "the canvas changed shape or colours");
+      }
       state = new CanvasState(hello.width, hello.height, hello.palette.length);
       this.state = state;
       this.cancelSnapshotRetry();
       this.view.canvas(state, hello);
+      this.changed();
     }
     state.serverAt(hello.seq);
+    this.helloSeq = hello.seq;
     if (!fresh && this.resumeSent > 0) state.resumed(now);
     this.lastHello = hello;
     this.helloOnSocket = true;
@@ -220,28 +446,54 @@ export class Session {
     if (state.synced) this.requestCatchUp();
     else this.loadSnapshot();
     this.refreshStatus();
+    this.resolveUnconfirmed();
+    this.flush();
   }
 
   private onError(error: ErrorFrame): void {
-    if (error.nonce !== 0 && this.state?.reject(error.nonce)) this.view.pixels();
+    // Roll the refused placement back at once: the page never shows a pixel nobody else sees.
+    const withdrawn = error.nonce !== 0 ? this.state?.withdraw(error.nonce) : undefined;
+    if (withdrawn) {
+      this.unconfirmed.delete(error.nonce);
+      this.changed();
+    }
+    const what = !withdrawn ? "" : withdrawn.pixels.length === 1 ? "pixel" : `${withdrawn.pixels.length} pixels`;
     const name = ERROR_NAMES[error.code];
+    const queued = this.fromQueue.delete(error.nonce);
     if (error.code === ErrorCode.RateLimited) {
-      this.bucket?.penalize(error.retryAfterMs, performance.now());
+      const now = performance.now();
+      this.bucket?.penalize(error.retryAfterMs, now);
+      if (withdrawn && queued) {
+        // Queued pixels are the page's to deliver: back in the queue, sent when the budget allows.
+        const dropped = this.queue.requeue(withdrawn.pixels.map((pixel) => ({ pixel, at: withdrawn.placedAt })));
+        if (dropped.length > 0) this.dropped(dropped.length, "the queue is full");
+        this.changed();
+        this.flush();
+        return;
+      }
       const wait = error.retryAfterMs > 0 ? `next pixel in ${seconds(error.retryAfterMs)}` : "try again";
-      this.view.message(`Rate limited: ${wait}.`, "error");
+      const undone = what ? `the server refused the ${what} and it was taken back` : "the server refused a placement";
+      this.view.message(`Rate limited: ${undone}; ${wait}.`, "error");
+      this.flush();
     } else if (error.code === ErrorCode.VersionMismatch) {
       this.fail(name);
     } else if (FATAL_ERRORS.has(error.code)) {
       // The server closes the socket next; the close handler reconnects.
       this.view.message(`Connection error (${name}): ${error.message}`, "error");
     } else {
-      this.view.message(`Rejected (${name}): ${error.message}`, "error");
+      const undone = what ? `; the ${what} was taken back` : "";
+      this.view.message(`Rejected (${name}): ${error.message}${undone}`, "error");
     }
   }
 
   private onClose(close: CloseInfo): "retry" | "stop" {
     this.helloOnSocket = false;
     this.state?.connectionLost();
+    // Placements still waiting for the server's answer died with the socket, or were applied just
+    // before it closed: the catch-up after the reconnect tells which (resolveUnconfirmed).
+    for (const nonce of this.state?.pendingNonces() ?? []) this.unconfirmed.add(nonce);
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     // Fatal errors close with 4000 + code and the error's name as the reason [P9].
     if (close.code >= 4000 && close.code <= 4999) {
       const name = close.reason || errorName(close.code - 4000) || `code ${close.code}`;
@@ -279,9 +531,10 @@ export class Session {
       }
       if (result === "applied") {
         this.snapshotAttempt = 0;
-        this.view.pixels();
+        this.changed();
         this.requestCatchUp();
         this.refreshStatus();
+        this.resolveUnconfirmed();
         return;
       }
       // "stale" (older than the page after a resync), "mismatch" or a failed fetch: try again later.
@@ -317,10 +570,31 @@ export class Session {
   }
 
   private tick(): void {
+    const wall = Date.now();
+    const mono = performance.now();
+    const slept = wall - this.clocks.wall - (mono - this.clocks.mono) > SLEEP_GAP_MS;
+    this.clocks = { wall, mono };
+    if (slept) {
+      // The socket may look open but be dead: let it go and resume from the sequence the page holds.
+      this.connection.reconnect("woke from sleep");
+      return;
+    }
     const state = this.state;
     if (!state) return;
-    if (state.expirePending(performance.now()) > 0) this.view.pixels();
+    // A placement unanswered on a live socket (it should not happen) must not stay on screen forever.
+    if (this.helloOnSocket && this.unconfirmed.size === 0) {
+      const expired = state.expirePending(mono);
+      if (expired > 0) {
+        this.view.message("The server never answered a placement; it was taken back.", "error");
+        this.changed();
+      }
+    }
+    this.expireOutbox(mono);
     this.requestCatchUp();
+    this.resolveUnconfirmed();
+    // Settled placements leave the set of those sent from the queue.
+    for (const nonce of this.fromQueue) if (state.placedAt(nonce) === undefined) this.fromQueue.delete(nonce);
+    this.flush();
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -343,9 +617,14 @@ export class Session {
     const [status, text] = this.describeStatus();
     if (status === "connected") this.everConnected = true;
     if (status === this.currentStatus && text === this.statusText) return;
+    const becameConnected = status === "connected" && this.currentStatus !== "connected";
     this.currentStatus = status;
     this.statusText = text;
     this.view.status(status, text);
+    if (becameConnected) {
+      this.resolveUnconfirmed();
+      this.flush();
+    }
   }
 
   private describeStatus(): [Status, string] {

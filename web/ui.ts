@@ -1,8 +1,8 @@
 /**
  * @module ui
  * The page's small widgets, each bound to elements of index.html: the palette bar, the status line,
- * presence, the pixel budget, "served by" and the message line. They only display what they are given;
- * main.ts decides when.
+ * presence, the pixel budget, the unsent-pixel count, the help panel, "served by" and the message line.
+ * They only display what they are given; main.ts decides when.
  */
 
 import type { Presence, ServerHello } from "../worker/protocol.ts";
@@ -15,7 +15,7 @@ export function element<T extends HTMLElement>(id: string, kind: new () => T): T
   return found;
 }
 
-function hex(rgb: number): string {
+export function hex(rgb: number): string {
   return `#${rgb.toString(16).padStart(6, "0")}`;
 }
 
@@ -33,16 +33,33 @@ export const KEYED_COLOURS = 9;
 
 export class PaletteBar {
   private swatches: HTMLButtonElement[] = [];
+  private palette: readonly number[] = [];
   private current = 0;
 
-  constructor(private readonly container: HTMLElement) {}
+  constructor(
+    private readonly container: HTMLElement,
+    /** Called with the selected colour (0xRRGGBB) whenever the selection changes. */
+    private readonly changed: (rgb: number) => void = () => {},
+  ) {}
 
   get selected(): number {
     return this.current;
   }
 
+  /** The colour (0xRRGGBB) of palette index `index`, if there is one. */
+  rgb(index: number): number | undefined {
+    return this.palette[index];
+  }
+
+  /** Selects the next (+1) or previous (−1) colour, wrapping around. */
+  step(delta: number): void {
+    const n = this.swatches.length;
+    if (n > 0) this.select((((this.current + delta) % n) + n) % n);
+  }
+
   /** Builds one button per colour, keeping the selection when it still exists. */
   build(palette: readonly number[]): void {
+    this.palette = palette;
     this.swatches = palette.map((rgb, index) => {
       const button = document.createElement("button");
       button.type = "button";
@@ -67,6 +84,8 @@ export class PaletteBar {
     this.swatches.forEach((swatch, i) => {
       swatch.setAttribute("aria-pressed", String(i === index));
     });
+    const rgb = this.palette[index];
+    if (rgb !== undefined) this.changed(rgb);
   }
 }
 
@@ -104,24 +123,78 @@ export class PresenceView {
   }
 }
 
+/**
+ * The pixel budget, shown before it runs out: a bar that empties as pixels are placed and refills at
+ * the server's rate, "n/burst pixels", and the wait for the next one once it is spent.
+ */
 export class BudgetView {
   private text = "";
 
-  constructor(private readonly element: HTMLElement) {}
+  constructor(
+    private readonly element: HTMLElement,
+    private readonly label: HTMLElement,
+    private readonly fill: HTMLElement,
+  ) {}
 
   show(budget: Budget | undefined): void {
     let text = "";
     if (budget) {
       text = `${budget.available}/${budget.burst} pixels`;
-      if (budget.available < budget.burst && Number.isFinite(budget.msUntilNext) && budget.msUntilNext > 0) {
+      if (budget.available === 0 && Number.isFinite(budget.msUntilNext)) {
         text += ` · next in ${(budget.msUntilNext / 1000).toFixed(1)} s`;
       }
     }
     // Called several times a second: touch the DOM only when the text changes.
     if (text === this.text) return;
     this.text = text;
-    this.element.textContent = text;
+    this.element.hidden = budget === undefined;
+    this.label.textContent = text;
+    if (budget) {
+      this.fill.style.width = `${(100 * budget.available) / Math.max(1, budget.burst)}%`;
+      this.element.title = `You may place ${budget.burst} pixels at once; the budget refills at ${budget.pixelsPerSecond} per second.`;
+    }
     this.element.dataset.empty = String(budget !== undefined && budget.available === 0);
+  }
+}
+
+/** How many of the page's own pixels wait to be sent (queued while not connected). */
+export class OutboxView {
+  constructor(private readonly element: HTMLElement) {}
+
+  show(waiting: number): void {
+    this.element.hidden = waiting === 0;
+    this.element.textContent = waiting === 1 ? "1 pixel waiting to be sent" : `${waiting} pixels waiting to be sent`;
+  }
+}
+
+/** The keys and gestures, in a panel toggled by its button or "?". */
+export class HelpPanel {
+  constructor(
+    private readonly panel: HTMLElement,
+    private readonly toggleButton: HTMLButtonElement,
+    closeButton: HTMLButtonElement,
+  ) {
+    toggleButton.addEventListener("click", () => this.toggle());
+    closeButton.addEventListener("click", () => this.close());
+  }
+
+  get isOpen(): boolean {
+    return !this.panel.hidden;
+  }
+
+  toggle(): void {
+    if (this.isOpen) this.close();
+    else this.open();
+  }
+
+  open(): void {
+    this.panel.hidden = false;
+    this.toggleButton.setAttribute("aria-expanded", "true");
+  }
+
+  close(): void {
+    this.panel.hidden = true;
+    this.toggleButton.setAttribute("aria-expanded", "false");
   }
 }
 

@@ -2,9 +2,10 @@
  * @module viewport
  * Zoom and pan of the canvas by a CSS transform on the stage that wraps it (translate, then scale,
  * from the top-left corner), and the pointer rules: a press released within a few pixels of where it
- * began is a click on a canvas pixel; anything longer is a pan; two fingers pinch-zoom; the wheel
- * zooms around the cursor. The <canvas> keeps its size of one CSS pixel per canvas pixel, so the
- * browser scales it (pixelated) and the page never redraws to zoom.
+ * began is a click on a canvas pixel (with Shift or Alt, an inspect); a touch held still is an inspect
+ * too; anything that moves is a pan; two fingers pinch-zoom; the wheel zooms around the cursor; a
+ * mouse over the canvas reports the pixel it hovers. The <canvas> keeps its size of one CSS pixel per
+ * canvas pixel, so the browser scales it (pixelated) and the page never redraws to zoom.
  */
 
 /** A press that moves less than this (CSS pixels) is a click, not a pan. */
@@ -16,15 +17,32 @@ const FIT_MARGIN = 0.96;
 /** How much of the canvas stays on screen however far it is dragged (CSS pixels). */
 const KEEP_VISIBLE_PX = 48;
 const BUTTON_ZOOM = 1.5;
+/** A touch held this long without moving asks for the pixel's info instead of placing. */
+const LONG_PRESS_MS = 500;
+/** How far from the viewport's edges the keyboard cursor is kept when the view follows it (CSS px). */
+const REVEAL_MARGIN_PX = 32;
 
-interface Point {
+export interface Point {
   x: number;
   y: number;
 }
 
+/** Where a canvas pixel is on screen, relative to the viewport element's top-left corner (CSS px). */
+export interface ScreenBox {
+  left: number;
+  top: number;
+  size: number;
+}
+
 export interface ViewportEvents {
-  /** A click landed on canvas pixel (x, y). */
+  /** A click or tap landed on canvas pixel (x, y). */
   click(x: number, y: number): void;
+  /** A click with Shift or Alt, or a long touch, on canvas pixel (x, y): show what is there. */
+  inspect(x: number, y: number): void;
+  /** The mouse (or pen) hovers this pixel; undefined when it left the canvas or a pan began. */
+  hover(pixel: Point | undefined): void;
+  /** The view moved or zoomed: things drawn over the canvas follow. */
+  changed(): void;
 }
 
 export class Viewport {
@@ -37,6 +55,7 @@ export class Viewport {
   private touched = false;
   private readonly pointers = new Map<number, Point>();
   private press: { start: Point; moved: boolean } | undefined;
+  private longPress: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly viewport: HTMLElement,
@@ -48,6 +67,13 @@ export class Viewport {
     viewport.addEventListener("pointermove", (e) => this.onPointerMove(e));
     viewport.addEventListener("pointerup", (e) => this.onPointerUp(e, true));
     viewport.addEventListener("pointercancel", (e) => this.onPointerUp(e, false));
+    // A held touch is an inspect (above), not the browser's menu for the canvas image.
+    viewport.addEventListener("contextmenu", (e) => {
+      if (this.pointers.size > 0) e.preventDefault();
+    });
+    viewport.addEventListener("pointerleave", (e) => {
+      if (e.pointerType !== "touch") this.events.hover(undefined);
+    });
     // Not passive: the page, not the browser, zooms on wheel and trackpad pinch (ctrl+wheel).
     viewport.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
     new ResizeObserver(() => {
@@ -85,6 +111,32 @@ export class Viewport {
 
   zoomOut(): void {
     this.zoomBy(1 / BUTTON_ZOOM);
+  }
+
+  /** Where canvas pixel (x, y) is drawn now, relative to the viewport element. */
+  toScreen(x: number, y: number): ScreenBox {
+    return { left: this.tx + x * this.scale, top: this.ty + y * this.scale, size: this.scale };
+  }
+
+  /** The canvas pixel nearest the middle of the viewport (where a keyboard cursor starts). */
+  centre(): Point {
+    const x = Math.floor((this.viewport.clientWidth / 2 - this.tx) / this.scale);
+    const y = Math.floor((this.viewport.clientHeight / 2 - this.ty) / this.scale);
+    return { x: Math.min(this.width - 1, Math.max(0, x)), y: Math.min(this.height - 1, Math.max(0, y)) };
+  }
+
+  /** Pans just enough to bring pixel (x, y) into view, a margin away from the edges. */
+  reveal(x: number, y: number): void {
+    const { clientWidth: vw, clientHeight: vh } = this.viewport;
+    const box = this.toScreen(x, y);
+    const margin = Math.min(REVEAL_MARGIN_PX, vw / 4, vh / 4);
+    let dx = 0;
+    let dy = 0;
+    if (box.left < margin) dx = margin - box.left;
+    else if (box.left + box.size > vw - margin) dx = vw - margin - box.left - box.size;
+    if (box.top < margin) dy = margin - box.top;
+    else if (box.top + box.size > vh - margin) dy = vh - margin - box.top - box.size;
+    if (dx !== 0 || dy !== 0) this.panBy(dx, dy);
   }
 
   /**
@@ -131,6 +183,7 @@ export class Viewport {
 
   private apply(): void {
     this.stage.style.transform = `translate(${this.tx}px, ${this.ty}px) scale(${this.scale})`;
+    this.events.changed();
   }
 
   private local(e: { clientX: number; clientY: number }): Point {
@@ -142,16 +195,40 @@ export class Viewport {
     if (e.pointerType === "mouse" && e.button !== 0) return;
     // Presses on the overlaid controls (zoom buttons) are theirs, not a pan or a placement.
     if (e.target instanceof Element && e.target.closest("button, a")) return;
+    // Presses on panels over the canvas (pixel info) are theirs too.
+    if (e.target instanceof Element && e.target.closest(".panel")) return;
     this.viewport.setPointerCapture(e.pointerId);
     this.pointers.set(e.pointerId, this.local(e));
     // A second finger turns the gesture into a pinch, which never ends in a click.
     this.press =
       this.pointers.size === 1 ? { start: this.local(e), moved: false } : this.press && { ...this.press, moved: true };
+    this.cancelLongPress();
+    if (this.pointers.size === 1 && e.pointerType !== "mouse") {
+      const { clientX, clientY } = e;
+      this.longPress = setTimeout(() => {
+        this.longPress = undefined;
+        const press = this.press;
+        if (!press || press.moved || this.pointers.size !== 1) return;
+        // The press is used up: its release must not also place a pixel.
+        press.moved = true;
+        const pixel = this.pixelAt(clientX, clientY);
+        if (pixel) this.events.inspect(pixel.x, pixel.y);
+      }, LONG_PRESS_MS);
+    }
+  }
+
+  private cancelLongPress(): void {
+    if (this.longPress !== undefined) clearTimeout(this.longPress);
+    this.longPress = undefined;
   }
 
   private onPointerMove(e: PointerEvent): void {
     const previous = this.pointers.get(e.pointerId);
-    if (!previous) return;
+    if (!previous) {
+      // Not pressed: a mouse or pen hovering. Touch has no hover.
+      if (e.pointerType !== "touch") this.events.hover(this.pixelAt(e.clientX, e.clientY));
+      return;
+    }
     const point = this.local(e);
     if (this.pointers.size >= 2) {
       this.pinch(e.pointerId, previous, point);
@@ -163,6 +240,8 @@ export class Viewport {
     if (!press.moved && Math.hypot(point.x - press.start.x, point.y - press.start.y) < CLICK_SLOP_PX) return;
     if (!press.moved) {
       press.moved = true;
+      this.cancelLongPress();
+      this.events.hover(undefined);
       this.viewport.classList.add("panning");
       // Pan from where the press began, so the first few pixels of the drag are not lost.
       this.panBy(point.x - press.start.x, point.y - press.start.y);
@@ -189,10 +268,13 @@ export class Viewport {
     const press = this.press;
     if (this.pointers.size > 0) return;
     this.press = undefined;
+    this.cancelLongPress();
     this.viewport.classList.remove("panning");
-    if (!released || !press || press.moved) return;
     const pixel = this.pixelAt(e.clientX, e.clientY);
-    if (pixel) this.events.click(pixel.x, pixel.y);
+    if (e.pointerType !== "touch") this.events.hover(pixel);
+    if (!released || !press || press.moved || !pixel) return;
+    if (e.shiftKey || e.altKey) this.events.inspect(pixel.x, pixel.y);
+    else this.events.click(pixel.x, pixel.y);
   }
 
   private onWheel(e: WheelEvent): void {
@@ -202,5 +284,7 @@ export class Viewport {
     const delta = Math.max(-400, Math.min(400, e.deltaY * unit));
     // Trackpad pinches arrive as ctrl+wheel with small deltas: zoom faster for them.
     this.zoomAt(this.local(e), Math.exp(-delta * (e.ctrlKey ? 0.01 : 0.0015)));
+    // The pixel under the mouse changed with the zoom.
+    this.events.hover(this.pixelAt(e.clientX, e.clientY));
   }
 }

@@ -22,10 +22,14 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/** The page's test hooks (web/main.ts, PixelPlaygroundHooks). */
 interface Hooks {
   seq(): number;
   pixelAt(x: number, y: number): number;
   state: string;
+  counters(): { pixelsApplied: number; paints: number };
+  placeUnchecked(x: number, y: number, colour: number): void;
+  pending(): number;
 }
 declare global {
   interface Window {
@@ -84,4 +88,30 @@ export function canvasOf(page: Page, width: number, height: number): Promise<num
     },
     [width, height] as const,
   );
+}
+
+/** Where the centre of canvas pixel (x, y) is on screen, in CSS pixels (for clicks and taps). */
+export async function screenPoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const box = await page.locator("#canvas").boundingBox();
+  if (!box) throw new Error("the canvas is not on screen");
+  const size = await page.evaluate(() => {
+    const c = document.querySelector("#canvas");
+    return c instanceof HTMLCanvasElement ? { w: c.width, h: c.height } : { w: 0, h: 0 };
+  });
+  return { x: box.x + ((x + 0.5) * box.width) / size.w, y: box.y + ((y + 0.5) * box.height) / size.h };
+}
+
+/** The page's own pixels awaiting the server's verdict or queued while disconnected. */
+export function pendingOf(page: Page): Promise<number> {
+  return page.evaluate(() => window.__pixelPlayground?.pending() ?? -1);
+}
+
+/** Pixels applied from server frames and canvas repaints since the page loaded. */
+export function countersOf(page: Page): Promise<{ pixelsApplied: number; paints: number }> {
+  return page.evaluate(() => window.__pixelPlayground?.counters() ?? { pixelsApplied: -1, paints: -1 });
+}
+
+/** Waits until the page has no pixels of its own pending or queued. */
+export async function waitSettled(page: Page, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(() => window.__pixelPlayground?.pending() === 0, undefined, { timeout });
 }
