@@ -66,7 +66,8 @@ export interface ClientEvents {
 /** Opens a socket and waits for the server hello. */
 function open(wsUrl: string, timeoutMs: number): Promise<{ ws: WebSocket; hello: ServerHello }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl, { handshakeTimeout: timeoutMs });
+    // No permessage-deflate: inflating every frame made the load generator the bottleneck.
+    const ws = new WebSocket(wsUrl, { handshakeTimeout: timeoutMs, perMessageDeflate: false });
     ws.binaryType = "arraybuffer";
     const timer = setTimeout(() => {
       ws.terminate();
@@ -118,6 +119,8 @@ export class LoadClient {
   /** Set when the client is closed on purpose; no reconnect then. */
   private stopped = false;
   private held = new Map<number, PixelsFrame>();
+  /** Light clients: pixel counts of frames held for a gap, by sequence. */
+  private heldCounts = new Map<number, number>();
   private catchUpAsked = false;
   private nonce = 1;
   private bounds: CanvasBounds | undefined;
@@ -128,6 +131,13 @@ export class LoadClient {
     private readonly targets: readonly Target[],
     private ledger: Ledger,
     private readonly events: ClientEvents,
+    /**
+     * A light client reads only the sequence and pixel count of each Pixels frame (no decoding, no
+     * latency): enough to check delivery at rates where decoding every frame in every client would
+     * make the load generator the bottleneck. Delivery then counts every pixel broadcast, so the run
+     * must be the only one placing pixels.
+     */
+    private readonly light = false,
   ) {}
 
   /** Starts counting against another ledger (the benchmark uses a fresh one per rate step). */
@@ -172,6 +182,13 @@ export class LoadClient {
   private onMessage(data: ArrayBuffer): void {
     this.frames += 1;
     this.bytes += data.byteLength;
+    if (this.light && data.byteLength >= 7) {
+      const view = new DataView(data);
+      if (view.getUint8(0) === Op.Pixels) {
+        this.onPixelCount(view.getUint32(1), view.getUint16(5));
+        return;
+      }
+    }
     const m = decodeServerMessage(data, this.bounds);
     if (!m.ok) {
       this.protocolErrors += 1;
@@ -213,6 +230,21 @@ export class LoadClient {
       this.seq = next.seq;
       this.catchUpAsked = false;
       this.apply(next);
+    }
+  }
+
+  private onPixelCount(seq: number, count: number): void {
+    if (seq <= this.seq) return;
+    this.heldCounts.set(seq, count);
+    if (seq > this.seq + 1 && !this.catchUpAsked) {
+      this.catchUpAsked = true;
+      this.ws?.send(encodeCatchUp(this.seq));
+    }
+    for (let next = this.heldCounts.get(this.seq + 1); next !== undefined; next = this.heldCounts.get(this.seq + 1)) {
+      this.heldCounts.delete(this.seq + 1);
+      this.seq += 1;
+      this.catchUpAsked = false;
+      this.received += next;
     }
   }
 

@@ -184,6 +184,7 @@ function edgeConfigFile(dir: string, region: string): string {
 name = "pixel-edge-${region}"
 main = ${JSON.stringify(join(ROOT, "worker/edge/index.ts"))}
 compatibility_date = "2026-04-20"
+compatibility_flags = ["no_web_socket_compression"]
 
 [assets]
 directory = ${JSON.stringify(join(ROOT, "web/dist"))}

@@ -77,7 +77,11 @@ export async function fillRandom(wsUrl: string, rate: number): Promise<void> {
     for (let sent = 0; sent < perTick && i < total; ) {
       const pixels: Pixel[] = [];
       while (pixels.length < MAX_PLACE_PIXELS && i < total && sent < perTick) {
-        pixels.push({ x: i % h.width, y: Math.floor(i / h.width), colour: Math.floor(Math.random() * h.palette.length) });
+        pixels.push({
+          x: i % h.width,
+          y: Math.floor(i / h.width),
+          colour: Math.floor(Math.random() * h.palette.length),
+        });
         i++;
         sent++;
       }

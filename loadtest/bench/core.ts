@@ -42,7 +42,8 @@ try {
   // The health check that declared the stack up woke the object; read what its constructor measured.
   const health: unknown = await (await fetch(`${stack.url}/api/health`)).json();
   const canvas: unknown = typeof health === "object" && health !== null ? Reflect.get(health, "canvas") : undefined;
-  const coldStartMs: unknown = typeof canvas === "object" && canvas !== null ? Reflect.get(canvas, "coldStartMs") : undefined;
+  const coldStartMs: unknown =
+    typeof canvas === "object" && canvas !== null ? Reflect.get(canvas, "coldStartMs") : undefined;
   if (typeof coldStartMs !== "number") throw new Error("/api/health did not report coldStartMs");
   figures.coldStart = { constructorMs: coldStartMs };
   const first = await hello(stack.wsUrl);
