@@ -108,6 +108,7 @@ describe("canvasConfig", () => {
       height: 1000,
       palette: [...DEFAULT_PALETTE],
       broadcastIntervalMs: 20,
+      broadcastSendBudget: 20_000,
       presenceExpiryMs: 30_000,
     });
     expect(warn).not.toHaveBeenCalled();
@@ -135,6 +136,7 @@ describe("canvasConfig", () => {
       height: 128,
       palette: [0x000000, 0xffffff, 0xff4500],
       broadcastIntervalMs: 50,
+      broadcastSendBudget: 20_000,
       presenceExpiryMs: 1500,
     });
     expect(warn).not.toHaveBeenCalled();

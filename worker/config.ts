@@ -20,6 +20,7 @@ export interface Vars {
   CANVAS_HEIGHT?: string;
   CANVAS_PALETTE?: string;
   BROADCAST_INTERVAL_MS?: string;
+  BROADCAST_SEND_BUDGET?: string;
   PRESENCE_HEARTBEAT_MS?: string;
 }
 
@@ -38,6 +39,8 @@ export interface CanvasConfig {
   height: number;
   palette: number[];
   broadcastIntervalMs: number;
+  /** Broadcast sends per second, all sockets together, before the interval stretches. */
+  broadcastSendBudget: number;
   /** An isolate silent this long is forgotten: three missed heartbeats. */
   presenceExpiryMs: number;
 }
@@ -98,6 +101,7 @@ export function canvasConfig(vars: Vars): CanvasConfig {
     height: int("CANVAS_HEIGHT", vars.CANVAS_HEIGHT, 1000, 1, MAX_CANVAS_SIDE),
     palette,
     broadcastIntervalMs: int("BROADCAST_INTERVAL_MS", vars.BROADCAST_INTERVAL_MS, 20, 1, 1000),
+    broadcastSendBudget: int("BROADCAST_SEND_BUDGET", vars.BROADCAST_SEND_BUDGET, 20_000, 100, 10_000_000),
     presenceExpiryMs: 3 * presenceHeartbeatMs(vars),
   };
 }

@@ -22,6 +22,7 @@ import {
   encodePresence,
   encodeResync,
   encodeSnapshot,
+  MAX_FRAME_PIXELS,
   MAX_LABEL_BYTES,
   Op,
 } from "../protocol.ts";
@@ -106,7 +107,7 @@ export class CanvasObject extends DurableObject<Env> {
     this.shape = loaded.shape;
     this.canvas = loaded.canvas;
     this.bounds = { width: loaded.shape.width, height: loaded.shape.height, paletteSize: loaded.shape.palette.length };
-    this.hub = new Hub(config.broadcastIntervalMs, loaded.seq);
+    this.hub = new Hub(config.broadcastIntervalMs, loaded.seq, MAX_FRAME_PIXELS, config.broadcastSendBudget);
     for (const frame of loaded.frames) this.ring.push(frame);
     this.presence = new PresenceRegistry(config.presenceExpiryMs);
     for (const report of this.store.loadPresence()) this.presence.apply(report);
@@ -276,10 +277,13 @@ export class CanvasObject extends DurableObject<Env> {
 
   private scheduleFlush(): void {
     if (this.flushTimer !== undefined) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush();
-    }, this.hub.delayUntilFlush(Date.now()));
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = undefined;
+        this.flush();
+      },
+      this.hub.delayUntilFlush(Date.now(), this.ctx.getWebSockets().length),
+    );
   }
 
   /**

@@ -195,3 +195,22 @@ describe("Hub sequences", () => {
     expect(hub.seq).toBe(10);
   });
 });
+
+describe("pacing by sockets [P13]", () => {
+  it("stretches the interval so that sockets × frames per second stays within the send budget", () => {
+    const hub = new Hub<number>(20, 0, 8192, 10_000);
+    expect(hub.intervalFor(0)).toBe(20);
+    expect(hub.intervalFor(200)).toBe(20); // 200 × 50 frames/s = 10,000: at the budget
+    expect(hub.intervalFor(1000)).toBe(100); // 10 frames/s each
+    hub.add({ origin: 1, nonce: 1, pixels: [{ x: 0, y: 0, colour: 1 }] });
+    hub.drain(1000);
+    expect(hub.delayUntilFlush(1000, 1000)).toBe(100);
+    expect(hub.delayUntilFlush(1060, 1000)).toBe(40);
+    expect(hub.delayUntilFlush(1060, 10)).toBe(0);
+  });
+
+  it("an idle hub still sends at once however many sockets it has", () => {
+    const hub = new Hub<number>(20, 0, 8192, 10_000);
+    expect(hub.delayUntilFlush(5, 5000)).toBe(0);
+  });
+});

@@ -34,7 +34,18 @@ export class Hub<Origin> {
     /** The sequence of the newest frame already sent (from storage at start). */
     public seq: number,
     readonly maxFramePixels = MAX_FRAME_PIXELS,
+    /**
+     * Sends per second the hub may spend on broadcasts, all sockets together. With many sockets the
+     * interval stretches so that sockets × frames/s stays within it: sending is the object's main
+     * cost, and past the budget frames would queue behind each other instead of leaving.
+     */
+    readonly sendBudgetPerSecond = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** The least time between two flushes with `sockets` to send each frame to. */
+  intervalFor(sockets: number): number {
+    return Math.max(this.intervalMs, (sockets * 1000) / this.sendBudgetPerSecond);
+  }
 
   get pendingPixelCount(): number {
     return this.pendingPixels;
@@ -46,8 +57,8 @@ export class Hub<Origin> {
   }
 
   /** Milliseconds to wait before the next flush, from `now`; 0 means flush now. */
-  delayUntilFlush(now: number): number {
-    return Math.max(0, this.lastFlushAt + this.intervalMs - now);
+  delayUntilFlush(now: number, sockets = 0): number {
+    return Math.max(0, this.lastFlushAt + this.intervalFor(sockets) - now);
   }
 
   /**
