@@ -5,6 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { prng } from "../test/support/random.ts";
 import type { Pixel, Snapshot } from "../worker/protocol.ts";
 import { encodeSnapshot, gzip } from "../worker/protocol.ts";
 import {
@@ -18,18 +19,6 @@ import {
 const W = 8;
 const H = 6;
 const PALETTE = 5;
-
-/** A small deterministic PRNG (mulberry32), so a failing random case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function int(random: () => number, below: number): number {
   return Math.floor(random() * below);
