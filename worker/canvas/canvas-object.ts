@@ -83,6 +83,8 @@ export class CanvasObject extends DurableObject<Env> {
    */
   private readonly channels = new WeakMap<WebSocket, ChannelAttachment>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sockets the last flush sent to: paces the next one without listing the sockets again. */
+  private socketsAtLastFlush = 0;
   private readonly presence: PresenceRegistry;
   /** The totals last sent to everyone, and the pacing of presence frames. */
   private presenceSent: PresenceTotals = { total: 0, regions: [] };
@@ -282,7 +284,7 @@ export class CanvasObject extends DurableObject<Env> {
         this.flushTimer = undefined;
         this.flush();
       },
-      this.hub.delayUntilFlush(Date.now(), this.ctx.getWebSockets().length),
+      this.hub.delayUntilFlush(Date.now(), this.socketsAtLastFlush),
     );
   }
 
@@ -293,6 +295,7 @@ export class CanvasObject extends DurableObject<Env> {
   private flush(): void {
     const batches = this.hub.drain(Date.now());
     const sockets = this.ctx.getWebSockets();
+    this.socketsAtLastFlush = sockets.length;
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i];
       if (!batch) continue;
