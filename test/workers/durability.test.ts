@@ -129,3 +129,32 @@ describe("hibernation discipline", () => {
     again.close();
   });
 });
+
+describe("storage failures", () => {
+  it("a placement the canvas cannot store is refused with storage_failed, reaches nobody, and the next one works", async () => {
+    const stub = env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
+    const a = await TestClient.connect();
+    const watcher = await TestClient.connect();
+    const seqBefore = (await stub.stats()).seq;
+    // The next frame write fails, as a full disk or a storage outage would make it.
+    await runInDurableObject(stub, (instance) => {
+      const store = instance["store"];
+      const original = store.appendFrame.bind(store);
+      store.appendFrame = () => {
+        store.appendFrame = original;
+        throw new Error("injected: disk full");
+      };
+    });
+    a.send(encodePlace(501, [{ x: 44, y: 44, colour: 7 }]));
+    const error = await a.next((m) => m.op === Op.Error);
+    expect(error).toMatchObject({ code: ErrorCode.StorageFailed, nonce: 501 });
+    // Nothing was broadcast or applied, and no sequence number was used.
+    expect((await stub.stats()).seq).toBe(seqBefore);
+    expect((await stub.snapshot()).bytes[16 + 44 * 256 + 44]).not.toBe(7);
+    a.send(encodePlace(502, [{ x: 45, y: 44, colour: 8 }]));
+    const frame = await watcher.next(isPixels);
+    expect(frame).toMatchObject({ seq: seqBefore + 1, pixels: [{ x: 45, y: 44, colour: 8 }] });
+    a.close();
+    watcher.close();
+  });
+});
