@@ -7,7 +7,8 @@
  * row — one small write per tick, however many pixels — in the same event that broadcasts the frame,
  * so the output gate holds the broadcast until the row is durable: no one is ever shown a pixel that a
  * restart could lose. Every so often the dirty tiles are rewritten and the log before them deleted,
- * which bounds both the log and the work of a cold start (load tiles, replay the short log).
+ * which bounds both the log and the work of a cold start (load tiles, replay the short log); the last
+ * RETAIN_FRAMES frames stay behind for catch-up after a restart.
  */
 import { type CanvasBounds, decodeServerMessage, Op } from "../protocol.ts";
 import { CanvasState } from "./canvas-state.ts";
@@ -16,6 +17,11 @@ import type { IsolateReport } from "./presence-registry.ts";
 
 /** Compact when the log holds this many frames… */
 export const COMPACT_AFTER_FRAMES = 500;
+/**
+ * Frames kept in the log after compaction, already in the tiles: after a restart they seed the
+ * catch-up ring, so clients that were a little behind resume without a full snapshot.
+ */
+export const RETAIN_FRAMES = 500;
 /** …or this many bytes. */
 export const COMPACT_AFTER_BYTES = 2 * 1024 * 1024;
 
@@ -154,9 +160,18 @@ export class CanvasStore {
     let seq = tilesSeq;
     const bounds: CanvasBounds = { width: shape.width, height: shape.height, paletteSize: shape.palette.length };
     const frames: StoredFrame[] = [];
-    for (const row of this.sql.exec(`SELECT seq, data FROM frames WHERE seq > ? ORDER BY seq`, tilesSeq)) {
+    // Retained frames (at or below tiles_seq) only seed the ring: their pixels are already in the
+    // tiles (replaying that suffix of history in order would change nothing, only cost time).
+    for (const row of this.sql.exec(`SELECT seq, data FROM frames ORDER BY seq`)) {
       const bytes = toBytes(row.data);
+      const rowSeq = Number(row.seq);
       if (!bytes) throw new Error(`stored frame ${String(row.seq)} is not bytes`);
+      const previous = frames.at(-1);
+      if (previous && rowSeq !== previous.seq + 1) throw new Error(`stored frame ${rowSeq} is out of order`);
+      if (rowSeq <= tilesSeq) {
+        frames.push({ seq: rowSeq, bytes });
+        continue;
+      }
       const decoded = decodeServerMessage(bytes, bounds);
       if (!decoded.ok || decoded.value.op !== Op.Pixels || decoded.value.seq !== seq + 1) {
         throw new Error(`stored frame ${String(row.seq)} is damaged or out of order`);
@@ -198,7 +213,7 @@ export class CanvasStore {
         );
       }
       this.setMeta("tiles_seq", String(seq));
-      this.sql.exec(`DELETE FROM frames WHERE seq <= ?`, seq);
+      this.sql.exec(`DELETE FROM frames WHERE seq <= ?`, seq - RETAIN_FRAMES);
     } catch (error) {
       canvas.markDirty(tiles);
       throw error;
