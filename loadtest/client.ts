@@ -8,14 +8,18 @@
 import WebSocket from "ws";
 import {
   type CanvasBounds,
+  type Decoded,
   decodeServerMessage,
+  decodeSnapshot,
   encodeCatchUp,
   encodeClientHello,
   encodePlace,
+  gunzip,
   Op,
   type PixelsFrame,
   type Presence,
   type ServerHello,
+  type Snapshot,
 } from "../worker/protocol.ts";
 
 /** What the whole run knows about the pixels it placed; shared by every client (one process). */
@@ -63,8 +67,8 @@ export interface ClientEvents {
   latency(region: string, ms: number): void;
 }
 
-/** Opens a socket and waits for the server hello. */
-function open(wsUrl: string, timeoutMs: number): Promise<{ ws: WebSocket; hello: ServerHello }> {
+/** Opens a socket and waits for the server hello (the caller sends the client hello). */
+export function openSocket(wsUrl: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; hello: ServerHello }> {
   return new Promise((resolve, reject) => {
     // No permessage-deflate: inflating every frame made the load generator the bottleneck.
     const ws = new WebSocket(wsUrl, { handshakeTimeout: timeoutMs, perMessageDeflate: false });
@@ -92,10 +96,21 @@ function open(wsUrl: string, timeoutMs: number): Promise<{ ws: WebSocket; hello:
 
 /** Opens a socket, reads the server hello, and closes: which region and isolate serve this URL. */
 export async function whoServes(wsUrl: string): Promise<{ region: string; isolateId: string }> {
-  const { ws, hello } = await open(wsUrl, 10_000);
+  const { ws, hello } = await openSocket(wsUrl);
   ws.send(encodeClientHello());
   ws.close();
   return { region: hello.region, isolateId: hello.isolateId };
+}
+
+/** GET /api/canvas, gunzipped and decoded [P10]; with its sizes, for the benchmarks. */
+export async function fetchSnapshot(
+  httpUrl: string,
+  paletteSize: number,
+): Promise<{ decoded: Decoded<Snapshot>; gzipBytes: number; rawBytes: number }> {
+  const res = await fetch(`${httpUrl}/api/canvas`);
+  const gz = new Uint8Array(await res.arrayBuffer());
+  const raw = await gunzip(gz);
+  return { decoded: decodeSnapshot(raw, paletteSize), gzipBytes: gz.length, rawBytes: raw.length };
 }
 
 export class LoadClient {
@@ -157,7 +172,7 @@ export class LoadClient {
 
   /** Connects (or reconnects, resuming from the last applied sequence). */
   async connect(timeoutMs = 10_000): Promise<void> {
-    const { ws, hello } = await open(this.target.wsUrl, timeoutMs);
+    const { ws, hello } = await openSocket(this.target.wsUrl, timeoutMs);
     if (this.stopped) {
       // Closed while the socket was still opening: close it now, or it would stay open uncounted.
       ws.close(1000, "done");

@@ -11,15 +11,8 @@
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { prng } from "../test/support/random.ts";
-import {
-  decodeSnapshot,
-  encodeCatchUp,
-  encodeClientHello,
-  encodePlace,
-  gunzip,
-  PROTOCOL_VERSION,
-} from "../worker/protocol.ts";
-import { LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
+import { encodeCatchUp, encodeClientHello, encodePlace, PROTOCOL_VERSION } from "../worker/protocol.ts";
+import { fetchSnapshot, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
 import { startStack } from "./stack.ts";
 
 export interface FuzzResult {
@@ -129,8 +122,7 @@ export async function runFuzz(options: {
 
   // The canvas must hold every good pixel, and every good client must have applied every frame.
   await new Promise((r) => setTimeout(r, 1100)); // past the snapshot cache
-  const res = await fetch(`${options.httpUrl}/api/canvas`);
-  const snapshot = decodeSnapshot(await gunzip(new Uint8Array(await res.arrayBuffer())), 32);
+  const snapshot = (await fetchSnapshot(options.httpUrl, 32)).decoded;
   const health = await fetch(`${options.httpUrl}/api/health`);
   const caughtUp = snapshot.ok ? good.filter((c) => c.seq === snapshot.value.seq).length : 0;
   let goodOnCanvas = 0;

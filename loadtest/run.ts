@@ -14,8 +14,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { decodeSnapshot, gunzip } from "../worker/protocol.ts";
-import { type Ledger, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
+import { fetchSnapshot, type Ledger, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
 import { renderHtml } from "./html.ts";
 import type { LoadReport, RegionReport, Threshold } from "./report-types.ts";
 import { isScenarioName, SCENARIOS, type Scenario } from "./scenarios.ts";
@@ -381,8 +380,7 @@ async function runScenario(
 
   // ---- verify the canvas: every accepted pixel is in the snapshot
   await sleep(1100); // past the edge cache's second
-  const snapshotRes = await fetch(`${statsUrl}/api/canvas`);
-  const snapshot = decodeSnapshot(await gunzip(new Uint8Array(await snapshotRes.arrayBuffer())), probePalette(clients));
+  const snapshot = (await fetchSnapshot(statsUrl, probePalette(clients))).decoded;
   // A placement missing from the canvas is a loss — unless nobody ever saw it and it went through
   // the edge that was killed: then it died in flight, unacknowledged, as a click does when the
   // network drops (the page rolls it back). No pixel anyone saw may be missing.

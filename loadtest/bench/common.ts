@@ -3,16 +3,16 @@
  * Pieces the benchmarks share: limits that let one client place freely, a protocol hello, a
  * progress bar, and filling the whole canvas with random colours through the real protocol.
  */
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import {
-  decodeServerMessage,
   encodeClientHello,
   encodePlace,
   MAX_PLACE_PIXELS,
-  Op,
   type Pixel,
+  pixelsFrameSeq,
   type ServerHello,
 } from "../../worker/protocol.ts";
+import { openSocket } from "../client.ts";
 
 /** Per-connection limits raised to their maximum: benchmarks measure the system, not the limits. */
 export const UNLIMITED_VARS = {
@@ -24,19 +24,11 @@ export const UNLIMITED_VARS = {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connects, sends the client hello, and resolves with the server hello and the time it took. */
-export function hello(wsUrl: string): Promise<{ ws: WebSocket; hello: ServerHello; ms: number }> {
+export async function hello(wsUrl: string): Promise<{ ws: WebSocket; hello: ServerHello; ms: number }> {
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
-    ws.binaryType = "arraybuffer";
-    ws.once("error", reject);
-    ws.once("message", (data: ArrayBuffer) => {
-      const m = decodeServerMessage(data);
-      if (!m.ok || m.value.op !== Op.ServerHello) return reject(new Error("expected a hello"));
-      ws.send(encodeClientHello());
-      resolve({ ws, hello: m.value, ms: performance.now() - started });
-    });
-  });
+  const { ws, hello: h } = await openSocket(wsUrl);
+  ws.send(encodeClientHello());
+  return { ws, hello: h, ms: performance.now() - started };
 }
 
 /** A progress bar that redraws only when the percentage moves (every 10 % when not on a terminal). */
@@ -56,18 +48,12 @@ export class ProgressBar {
   }
 }
 
-/** The sequence number of a Pixels frame, read without decoding it. */
-export function pixelsSeq(data: ArrayBuffer): number | undefined {
-  const view = new DataView(data);
-  return view.byteLength >= 5 && view.getUint8(0) === Op.Pixels ? view.getUint32(1) : undefined;
-}
-
 /** Paints every pixel of the canvas a random colour at `rate` pixels/s, and waits for the last frame. */
 export async function fillRandom(wsUrl: string, rate: number): Promise<void> {
   const { ws, hello: h } = await hello(wsUrl);
   let lastSeen = 0;
   ws.on("message", (data: ArrayBuffer) => {
-    lastSeen = pixelsSeq(data) ?? lastSeen;
+    lastSeen = pixelsFrameSeq(data) ?? lastSeen;
   });
   const total = h.width * h.height;
   const perTick = Math.floor(rate / 50);

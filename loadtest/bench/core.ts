@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { decodeSnapshot, gunzip } from "../../worker/protocol.ts";
+import { fetchSnapshot } from "../client.ts";
 import { startStack } from "../stack.ts";
 import { fillRandom, hello, UNLIMITED_VARS } from "./common.ts";
 
@@ -16,13 +16,10 @@ const { values } = parseArgs({ options: { json: { type: "string" } } });
 
 async function snapshot(url: string) {
   const started = performance.now();
-  const res = await fetch(`${url}/api/canvas`);
-  const gz = new Uint8Array(await res.arrayBuffer());
-  const fetchedMs = performance.now() - started;
-  const raw = await gunzip(gz);
-  const decoded = decodeSnapshot(raw, 32);
+  const { decoded, gzipBytes, rawBytes } = await fetchSnapshot(url, 32);
+  const fetchMs = performance.now() - started;
   if (!decoded.ok) throw new Error(decoded.error.message);
-  return { gzipBytes: gz.length, rawBytes: raw.length, fetchMs: fetchedMs, seq: decoded.value.seq };
+  return { gzipBytes, rawBytes, fetchMs, seq: decoded.value.seq };
 }
 
 const vars = UNLIMITED_VARS;

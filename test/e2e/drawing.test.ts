@@ -6,8 +6,8 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fetchSnapshot } from "../../loadtest/client.ts";
 import { type Stack, startStack } from "../../loadtest/stack.ts";
-import { decodeSnapshot, gunzip } from "../../worker/protocol.ts";
 import {
   canvasOf,
   clickPixel,
@@ -26,8 +26,7 @@ const VARS = { CANVAS_WIDTH: "64", CANVAS_HEIGHT: "48" };
 /** The server's canvas, from the snapshot endpoint; waits out the edge cache until it holds `minSeq`. */
 async function serverCanvas(url: string, minSeq = 0): Promise<{ seq: number; pixels: number[] }> {
   for (const deadline = Date.now() + 5000; ; ) {
-    const res = await fetch(`${url}/api/canvas`);
-    const decoded = decodeSnapshot(await gunzip(new Uint8Array(await res.arrayBuffer())), 32);
+    const { decoded } = await fetchSnapshot(url, 32);
     if (!decoded.ok) throw new Error(decoded.error.message);
     if (decoded.value.seq >= minSeq || Date.now() > deadline) {
       return { seq: decoded.value.seq, pixels: [...decoded.value.pixels] };
