@@ -2,15 +2,18 @@
  * @module client
  * One simulated user for the load test: a real protocol client over the `ws` package, speaking
  * worker/protocol.ts exactly as the page does — hello, join at the hello's sequence, apply frames in
- * sequence order, catch up on a gap, resume after a reconnect — and recording what it saw for the
- * report: every test pixel it received (with latency from its send time), presence frames, errors.
+ * sequence order, catch up on a gap, resume after a reconnect, refetch the snapshot when told to
+ * resync — and recording what it saw for the report: every test pixel it received (with latency from
+ * its send time), presence frames, errors, and the timing of every reconnect attempt.
  */
 import WebSocket from "ws";
+import { backoffDelay } from "../web/pacing.ts";
 import {
   type CanvasBounds,
   type Decoded,
   decodeServerMessage,
   decodeSnapshot,
+  ErrorCode,
   encodeCatchUp,
   encodeClientHello,
   encodePlace,
@@ -35,6 +38,12 @@ export interface Ledger {
   seen: Uint8Array;
   /** Index (in the run's target list) of the edge the placement was sent through. */
   via: Uint8Array;
+  /**
+   * 1 when the socket the placement was sent on closed before anyone had seen it broadcast: it was in
+   * flight when a fault struck, never acknowledged. If it is then missing from the canvas it is "lost
+   * in flight" (a page would roll it back), not a lost pixel.
+   */
+  orphaned: Uint8Array;
   /** Number of placements (indices) allotted. */
   size: number;
 }
@@ -47,6 +56,7 @@ export function newLedger(width: number, capacity: number): Ledger {
     rejected: new Uint8Array(capacity),
     seen: new Uint8Array(capacity),
     via: new Uint8Array(capacity),
+    orphaned: new Uint8Array(capacity),
     size: capacity,
   };
 }
@@ -65,6 +75,36 @@ export interface Target {
 export interface ClientEvents {
   /** A latency sample: a pixel this client did not send, seen `ms` after it was sent. */
   latency(region: string, ms: number): void;
+  /** A reconnect attempt started at `at` (Date.now()), before its outcome is known. */
+  reconnectAttempt?(at: number): void;
+}
+
+/**
+ * Reconnect pacing: capped exponential backoff with full jitter (web/pacing.ts, the page's own
+ * formula), and a bound in time rather than in attempts — a restarting canvas takes seconds, and a
+ * count of attempts says little about how long that is once the delays are capped.
+ */
+export interface Backoff {
+  baseMs: number;
+  capMs: number;
+  /** Stop trying this long after the socket dropped (the client then counts as given up). */
+  giveUpAfterMs: number;
+}
+
+/** The load test's historical pacing: quick retries, for an edge that died while others live. */
+export const QUICK_BACKOFF: Backoff = { baseMs: 100, capMs: 2000, giveUpAfterMs: 60_000 };
+
+/** http(s)://host for a ws(s)://host/ws URL. */
+export function httpUrlOf(wsUrl: string): string {
+  return wsUrl
+    .replace(/^ws/, "http")
+    .replace(/\/ws\/?$/, "")
+    .replace(/\/$/, "");
+}
+
+/** True when the server answered the upgrade with an HTTP status (it is alive, but refused for now). */
+function refusedByServer(error: unknown): boolean {
+  return error instanceof Error && /Unexpected server response/.test(error.message);
 }
 
 /** Opens a socket and waits for the server hello (the caller sends the client hello). */
@@ -131,6 +171,20 @@ export class LoadClient {
   disconnects = 0;
   reconnects = 0;
   protocolErrors = 0;
+  /** Resync frames answered by refetching the snapshot. */
+  resyncs = 0;
+  /** `canvas_unavailable` errors: the edge lost its channel (the canvas restarted); a reconnect follows. */
+  canvasUnavailable = 0;
+  /** True once reconnecting took longer than the backoff's bound and the client stopped trying. */
+  gaveUp = false;
+  /** Date.now() of the last successful (re)connect, and of the moment after it when seq reached the hello's. */
+  connectedAt = 0;
+  caughtUpAt: number | undefined;
+  /** Reconnect pacing; QUICK_BACKOFF unless the run sets another. */
+  backoff: Backoff = QUICK_BACKOFF;
+  /** Own placements not yet seen broadcast: orphaned if this socket closes first. */
+  private inFlight = new Set<number>();
+  private resyncing = false;
   /** Set when the client is closed on purpose; no reconnect then. */
   private stopped = false;
   private held = new Map<number, PixelsFrame>();
@@ -189,6 +243,9 @@ export class LoadClient {
     if (!resuming) this.seq = hello.seq;
     ws.send(encodeClientHello(resuming ? this.seq : 0));
     this.catchUpAsked = resuming;
+    this.connectedAt = Date.now();
+    this.caughtUpAt = undefined;
+    this.noteCaughtUp();
     ws.on("message", (data: ArrayBuffer) => this.onMessage(data));
     ws.on("close", () => this.onClose());
     ws.on("error", () => {});
@@ -222,11 +279,15 @@ export class LoadClient {
           // Nonces are placement indices + 1 (see place()).
           const index = msg.nonce - 1;
           if (index < this.ledger.size) this.ledger.rejected[index] = 1;
+          this.inFlight.delete(index);
+        } else if (msg.code === ErrorCode.Unavailable) {
+          // The edge lost its channel to the canvas and closes this socket next; expected in a restart.
+          this.canvasUnavailable += 1;
         } else this.protocolErrors += 1;
         break;
       case Op.Resync:
-        // Too far behind for the ring: in a load test that is a failure to report, not to hide.
-        this.protocolErrors += 1;
+        // Too far behind for the ring (after a restart, say): refetch the snapshot and rejoin at it.
+        void this.resync(msg.seq);
         break;
       default:
         break;
@@ -240,11 +301,80 @@ export class LoadClient {
       this.catchUpAsked = true;
       this.ws?.send(encodeCatchUp(this.seq));
     }
+    this.drainHeld();
+  }
+
+  /** Applies held frames while they continue the sequence. */
+  private drainHeld(): void {
     for (let next = this.held.get(this.seq + 1); next; next = this.held.get(this.seq + 1)) {
       this.held.delete(next.seq);
       this.seq = next.seq;
       this.catchUpAsked = false;
       this.apply(next);
+    }
+    for (let next = this.heldCounts.get(this.seq + 1); next !== undefined; next = this.heldCounts.get(this.seq + 1)) {
+      this.heldCounts.delete(this.seq + 1);
+      this.seq += 1;
+      this.catchUpAsked = false;
+      this.received += next;
+    }
+    this.noteCaughtUp();
+  }
+
+  private noteCaughtUp(): void {
+    if (this.caughtUpAt === undefined && this.hello && this.seq >= this.hello.seq) this.caughtUpAt = Date.now();
+  }
+
+  /**
+   * Resync [P8]: the server no longer holds the frames after this client's sequence. Fetch the
+   * snapshot (over HTTP, from the edge this client uses; waiting out the edge cache until it reaches
+   * the server's sequence), take its sequence as the client's, count the test pixels it holds as
+   * received — each test pixel is a distinct position, so the snapshot at S holds exactly those
+   * broadcast up to S — and catch up from there on the same socket.
+   */
+  private async resync(serverSeq: number): Promise<void> {
+    if (this.resyncing) return;
+    this.resyncing = true;
+    try {
+      const paletteSize = this.hello?.palette.length ?? 32;
+      const deadline = Date.now() + 10_000;
+      let snapshot: Snapshot | undefined;
+      for (;;) {
+        const { decoded } = await fetchSnapshot(httpUrlOf(this.target.wsUrl), paletteSize);
+        if (decoded.ok && (decoded.value.seq >= serverSeq || Date.now() > deadline)) {
+          snapshot = decoded.value;
+          break;
+        }
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      if (!snapshot || this.stopped) {
+        if (!snapshot) this.protocolErrors += 1;
+        return;
+      }
+      this.resyncs += 1;
+      if (snapshot.seq > this.seq) {
+        const { width, sentAt, rejected, seen, size } = this.ledger;
+        let inSnapshot = 0;
+        for (let i = 0; i < size; i++) {
+          if (Number.isNaN(sentAt[i] ?? Number.NaN) || rejected[i]) continue;
+          const p = pixelOf(i, width, paletteSize);
+          if (snapshot.pixels[p.y * width + p.x] !== p.colour) continue;
+          inSnapshot += 1;
+          seen[i] = 1;
+        }
+        this.received = inSnapshot;
+        this.seq = snapshot.seq;
+        for (const s of this.held.keys()) if (s <= this.seq) this.held.delete(s);
+        for (const s of this.heldCounts.keys()) if (s <= this.seq) this.heldCounts.delete(s);
+      }
+      this.catchUpAsked = true;
+      this.ws?.send(encodeCatchUp(this.seq));
+      this.drainHeld();
+    } catch {
+      this.protocolErrors += 1;
+    } finally {
+      this.resyncing = false;
     }
   }
 
@@ -255,12 +385,7 @@ export class LoadClient {
       this.catchUpAsked = true;
       this.ws?.send(encodeCatchUp(this.seq));
     }
-    for (let next = this.heldCounts.get(this.seq + 1); next !== undefined; next = this.heldCounts.get(this.seq + 1)) {
-      this.heldCounts.delete(this.seq + 1);
-      this.seq += 1;
-      this.catchUpAsked = false;
-      this.received += next;
-    }
+    this.drainHeld();
   }
 
   private apply(frame: PixelsFrame): void {
@@ -275,6 +400,7 @@ export class LoadClient {
       }
       this.received += 1;
       seen[index] = 1;
+      if (sender[index] === this.id) this.inFlight.delete(index);
       if (sender[index] !== this.id) this.events.latency(this.region, now - (sentAt[index] ?? now));
     }
   }
@@ -288,31 +414,47 @@ export class LoadClient {
     this.ledger.via[index] = Math.max(0, this.targets.indexOf(this.target));
     this.nonce = index + 1;
     this.ws?.send(encodePlace(this.nonce, [pixel]));
+    if (!this.light) this.inFlight.add(index);
     return true;
   }
 
   private onClose(): void {
     if (this.stopped) return;
     this.disconnects += 1;
+    // What this socket carried and nobody has seen yet was in flight when it dropped.
+    for (const index of this.inFlight) if (!this.ledger.seen[index]) this.ledger.orphaned[index] = 1;
+    this.inFlight.clear();
     void this.reconnect();
   }
 
-  /** Reconnects with jittered backoff, moving to the next live target if this one is dead. */
+  /**
+   * Reconnects with jittered backoff until `backoff.giveUpAfterMs` has passed. A target that does not
+   * answer at all is marked dead and the client moves to the next live one; one that answers with an
+   * HTTP status (503 while the canvas restarts) is alive, and the client stays with it.
+   */
   private async reconnect(): Promise<void> {
-    for (let attempt = 0; !this.stopped && attempt < 20; attempt++) {
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
+    const { baseMs, capMs, giveUpAfterMs } = this.backoff;
+    const giveUpAt = Date.now() + giveUpAfterMs;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      const delay = backoffDelay(attempt, Math.random, baseMs, capMs);
+      if (Date.now() + delay > giveUpAt) break;
+      await new Promise((r) => setTimeout(r, delay));
       if (this.stopped) return;
+      this.events.reconnectAttempt?.(Date.now());
       try {
         await this.connect(5000);
         this.reconnects += 1;
+        this.target.alive = true;
         return;
-      } catch {
+      } catch (error) {
+        if (refusedByServer(error)) continue;
         this.target.alive = false;
         const alive = this.targets.filter((t) => t.alive);
         const next = alive[(this.id + attempt) % Math.max(1, alive.length)];
         if (next) this.target = next;
       }
     }
+    if (!this.stopped) this.gaveUp = true;
   }
 
   close(): void {

@@ -8,8 +8,16 @@
 import { describe, expect, it } from "vitest";
 import { prng } from "../test/support/random.ts";
 import { renderHtml } from "./html.ts";
-import type { LoadReport, RegionReport } from "./report-types.ts";
-import { DEFAULT_LATENCY_BOUNDS_MS, histogram, maxOverMin, ratio, summarizeLatency } from "./stats.ts";
+import type { FaultReport, LoadReport, RegionReport } from "./report-types.ts";
+import {
+  bucketTimes,
+  DEFAULT_LATENCY_BOUNDS_MS,
+  histogram,
+  maxOverMin,
+  peakBucket,
+  ratio,
+  summarizeLatency,
+} from "./stats.ts";
 
 const HOSTILE_REGION = "<script>alert(1)</script>";
 const HOSTILE_ISOLATE = `"><img src=x onerror=alert(2)>`;
@@ -198,4 +206,67 @@ describe("renderHtml", () => {
     expect(doc).not.toMatch(/NaN|Infinity|undefined|null|∞/);
     expect(visibleText(doc)).toContain("No latency samples in this run");
   });
+
+  it("draws the canvas restart: figures and reconnect attempts per bucket", () => {
+    const doc = renderHtml({ ...fixture({ pass: true }), fault: fault() });
+    expect(doc.match(/<svg\b/g)).toHaveLength(3);
+    expect(doc).toMatch(/<svg[^>]*aria-label="Reconnect attempts per 100 ms after the canvas host was killed"/);
+    const text = visibleText(doc);
+    expect(text).toContain("Canvas host restart");
+    // The peak bucket of the fixture: 7 attempts in [200, 300) ms.
+    expect(text).toContain("7 at +200.0 ms");
+    expect(doc).toContain("<title>+200.0 ms: 7 attempts</title>");
+    expect(text).toContain("all back");
+    expect(doc).not.toMatch(/NaN|Infinity|undefined/);
+  });
+
+  it("renders a restart that never recovered, after a JSON round trip, without NaN", () => {
+    const never: FaultReport = {
+      ...fault(),
+      allConnectedMs: undefined,
+      allCaughtUpMs: undefined,
+      presenceExactMs: undefined,
+      attemptsPerBucket: [],
+      connectsPerBucket: [],
+      canvasDownMs: Number.NaN,
+    };
+    const report: LoadReport = JSON.parse(JSON.stringify({ ...fixture({ pass: false }), fault: never }));
+    const doc = renderHtml(report);
+    expect(doc).not.toMatch(/NaN|Infinity|undefined|null/);
+    expect(visibleText(doc)).toContain("No reconnect attempts recorded");
+    expect(visibleText(doc)).toContain("never");
+  });
 });
+
+/** A small restart: 20 clients, attempts from seeded times after the kill at t = 0. */
+function fault(): FaultReport {
+  const attempts = [10, 40, 90, 120, 150, 200, 210, 220, 230, 250, 260, 290, 450, 900, 1400, 2100];
+  const connects = [900, 1400, 2100];
+  const perBucket = bucketTimes(attempts, 0, 100);
+  const peak = peakBucket(perBucket);
+  return {
+    kind: "canvas restart",
+    atPlacement: 400,
+    canvasDownMs: 850,
+    socketsDropped: 20,
+    backoff: { baseMs: 250, capMs: 10_000, giveUpAfterMs: 60_000 },
+    bucketMs: 100,
+    attemptsPerBucket: perBucket,
+    connectsPerBucket: bucketTimes(connects, 0, 100, perBucket.length * 100),
+    attempts: attempts.length,
+    peakAttemptsPerBucket: peak.count,
+    peakAtMs: peak.index * 100,
+    peakAttemptsPerS: peak.count * 10,
+    everyoneAtOncePerBucket: 20,
+    allConnectedMs: 2100,
+    allCaughtUpMs: 2140,
+    presenceExactMs: 2300,
+    resyncs: 0,
+    gaveUp: 0,
+    canvasUnavailable: 20,
+    serverSeq: 120,
+    clientsAtServerSeq: 20,
+    changedElsewhere: 0,
+    generatorLoopDelayMaxMs: 31,
+  };
+}

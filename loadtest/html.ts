@@ -9,7 +9,7 @@
  * fragment is already markup.
  */
 
-import type { LatencySummary, LoadReport, RegionReport } from "./report-types.ts";
+import type { FaultReport, LatencySummary, LoadReport, RegionReport } from "./report-types.ts";
 import { formatBytes, formatCount, formatMs, formatPercent } from "./stats.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -70,6 +70,7 @@ export function renderHtml(report: LoadReport): string {
 ${header(report)}
 ${thresholdsSection(report)}
 ${summarySection(report)}
+${report.fault ? faultSection(report.fault, report.clients) : undefined}
 <section>
 <h2>Latency distribution</h2>
 ${latencyChart(report.latencyHistogram, report.latencyMs)}
@@ -207,6 +208,112 @@ ${card("Errors", [
 ])}
 </div>
 </section>`;
+}
+
+/** Restart and storm: what the fault did, how the clients came back, and the reconnect chart. */
+function faultSection(f: FaultReport, clients: number): SafeHtml {
+  const optionalMs = (ms: number | undefined) => (ms === undefined || ms === null ? "never" : formatMs(ms));
+  return html`<section>
+<h2>Canvas host restart</h2>
+<div class="cards">
+${card("The fault", [
+  { label: "Killed at placement", value: formatCount(f.atPlacement) },
+  { label: "Healthy again after", value: formatMs(f.canvasDownMs) },
+  { label: "Sockets dropped", value: `${formatCount(f.socketsDropped)} / ${formatCount(clients)}` },
+  { label: "canvas_unavailable errors", value: formatCount(f.canvasUnavailable) },
+])}
+${card("Reconnects", [
+  { label: "Attempts", value: formatCount(f.attempts) },
+  { label: `Peak per ${f.bucketMs} ms`, value: `${formatCount(f.peakAttemptsPerBucket)} at +${formatMs(f.peakAtMs)}` },
+  { label: "Peak rate", value: `${formatCount(f.peakAttemptsPerS)} /s` },
+  { label: "Everyone at once", value: `${formatCount(f.everyoneAtOncePerBucket)} per ${f.bucketMs} ms` },
+  { label: "Backoff", value: `full jitter, ${formatMs(f.backoff.baseMs)} · 2ⁿ, cap ${formatMs(f.backoff.capMs)}` },
+  { label: "Gave up", value: formatCount(f.gaveUp), bad: f.gaveUp !== 0 },
+])}
+${card("Recovery, from the kill", [
+  { label: "All connected", value: optionalMs(f.allConnectedMs), bad: f.allConnectedMs === undefined },
+  { label: "All caught up", value: optionalMs(f.allCaughtUpMs), bad: f.allCaughtUpMs === undefined },
+  { label: "Presence exact", value: optionalMs(f.presenceExactMs), bad: f.presenceExactMs === undefined },
+  { label: "Resyncs (snapshot refetched)", value: formatCount(f.resyncs) },
+  {
+    label: "Clients at server seq",
+    value: `${formatCount(f.clientsAtServerSeq)} / ${formatCount(clients)}`,
+    bad: f.clientsAtServerSeq !== clients,
+  },
+  { label: "Other pixels changed", value: formatCount(f.changedElsewhere), bad: f.changedElsewhere !== 0 },
+  { label: "Generator timers late by (max)", value: formatMs(f.generatorLoopDelayMaxMs) },
+])}
+</div>
+${reconnectChart(f)}
+</section>`;
+}
+
+/** Reconnect attempts and successful reconnects per bucket from the kill, with the recovery marks. */
+function reconnectChart(f: FaultReport): SafeHtml {
+  const H = 320;
+  const m = { top: 44, right: 16, bottom: 52, left: 72 };
+  const plotW = CHART_W - m.left - m.right;
+  const plotH = H - m.top - m.bottom;
+  const bottom = m.top + plotH;
+  const label = `Reconnect attempts per ${f.bucketMs} ms after the canvas host was killed`;
+  const attempts = f.attemptsPerBucket.map((c) => (Number.isFinite(c) ? c : 0));
+  const connects = f.connectsPerBucket.map((c) => (Number.isFinite(c) ? c : 0));
+  const n = Math.max(attempts.length, connects.length);
+  if (n === 0) {
+    return html`<figure>${svgOpen(120, label)}
+<rect x="${m.left}" y="10" width="${n1(plotW)}" height="100" fill="none" stroke="${C.grid}"/>
+<text x="${n1(m.left + plotW / 2)}" y="65" text-anchor="middle" font-size="16" fill="${C.muted}">No reconnect attempts recorded</text>
+</svg></figure>`;
+  }
+  const axis = niceAxis(Math.max(1, ...attempts, ...connects) * 1.08, 5, true);
+  const y = (v: number) => bottom - (v / axis.max) * plotH;
+  const band = plotW / n;
+  const x = (ms: number) => m.left + (ms / (n * f.bucketMs)) * plotW;
+  const grid = axis.ticks.map(
+    (t) => html`<line x1="${m.left}" x2="${m.left + plotW}" y1="${n1(y(t))}" y2="${n1(y(t))}" stroke="${C.grid}"/>
+<text x="${m.left - 8}" y="${n1(y(t) + 4)}" text-anchor="end" fill="${C.muted}">${shortNumber(t)}</text>`,
+  );
+  const seconds = niceAxis((n * f.bucketMs) / 1000, 10, false);
+  const xTicks = seconds.ticks
+    .filter((t) => t * 1000 <= n * f.bucketMs)
+    .map(
+      (t) =>
+        html`<text x="${n1(x(t * 1000))}" y="${bottom + 18}" text-anchor="middle" font-size="11" fill="${C.muted}">${shortNumber(t)}</text>`,
+    );
+  const bars = attempts.map((c, i) =>
+    c > 0
+      ? html`<rect x="${n1(m.left + band * i)}" y="${n1(y(c))}" width="${n1(Math.max(0.5, band * 0.9))}" height="${n1(bottom - y(c))}" fill="${C.bar}"><title>+${formatMs(i * f.bucketMs)}: ${formatCount(c)} attempts</title></rect>`
+      : undefined,
+  );
+  const dots = connects.map((c, i) =>
+    c > 0
+      ? html`<circle cx="${n1(m.left + band * (i + 0.5))}" cy="${n1(y(c))}" r="2.5" fill="${C.p99}"><title>+${formatMs(i * f.bucketMs)}: ${formatCount(c)} clients back</title></circle>`
+      : undefined,
+  );
+  const marks = (
+    [
+      ["canvas healthy", f.canvasDownMs],
+      ["all back", f.allConnectedMs],
+    ] as const
+  ).map(([name, ms]) =>
+    ms !== undefined && ms !== null && Number.isFinite(ms)
+      ? html`<line x1="${n1(x(ms))}" x2="${n1(x(ms))}" y1="${m.top - 10}" y2="${bottom}" stroke="${C.marker}" stroke-dasharray="4 3"/>
+<text x="${n1(x(ms))}" y="${m.top - 15}" text-anchor="middle" font-size="11" font-weight="600" fill="${C.marker}">${name}</text>`
+      : undefined,
+  );
+  return html`<figure>${svgOpen(H, label)}
+${grid}
+${bars}
+${dots}
+${marks}
+<line x1="${m.left}" x2="${m.left + plotW}" y1="${bottom}" y2="${bottom}" stroke="${C.axis}"/>
+<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${bottom}" stroke="${C.axis}"/>
+${xTicks}
+<text x="${n1(m.left + plotW / 2)}" y="${H - 10}" text-anchor="middle" fill="${C.muted}">Seconds after the kill</text>
+<text transform="translate(18 ${n1(m.top + plotH / 2)}) rotate(-90)" text-anchor="middle" fill="${C.muted}">Per ${f.bucketMs} ms</text>
+</svg>
+<figcaption>Bars: reconnect attempts (failed or not) per ${f.bucketMs} ms; dots: clients whose reconnect succeeded in that ${f.bucketMs} ms. Peak ${formatCount(f.peakAttemptsPerBucket)} attempts in one bucket; all ${formatCount(f.everyoneAtOncePerBucket)} clients retrying at once would be ${formatCount(f.everyoneAtOncePerBucket)}.</figcaption>
+</figure>`;
 }
 
 /** Latency cells in a column headed "(ms)": bare numbers keep the wide region table within the page. */

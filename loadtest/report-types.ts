@@ -81,6 +81,52 @@ export interface LoadReport {
   generatorCpu: number;
   /** For chaos: whether the canvas snapshot after the run holds every accepted pixel. */
   canvasIntact?: boolean | undefined;
+  /** For restart and storm: the canvas host killed and restarted, and how the clients came back. */
+  fault?: FaultReport | undefined;
   thresholds: Threshold[];
   pass: boolean;
+}
+
+/**
+ * The canvas host killed (SIGKILL) mid-run and started again on the same state and port. Times are
+ * milliseconds from the kill, from client-side clocks (Date.now() in the load generator); undefined
+ * when it never happened within the watch.
+ */
+export interface FaultReport {
+  kind: "canvas restart";
+  /** Placements sent when the host was killed. */
+  atPlacement: number;
+  /** From the kill until the restarted host answered /api/health. */
+  canvasDownMs: number;
+  /** Clients whose socket the fault closed (every one of them: each channel ran through the host). */
+  socketsDropped: number;
+  /** The clients' reconnect pacing: full-jitter backoff in [0, min(cap, base·2^attempt)), given up after. */
+  backoff: { baseMs: number; capMs: number; giveUpAfterMs: number };
+  bucketMs: number;
+  /** Reconnect attempts (successful or not) per bucket, from the kill. */
+  attemptsPerBucket: number[];
+  /** Each client's successful reconnect, per bucket, from the kill. */
+  connectsPerBucket: number[];
+  attempts: number;
+  /** The fullest bucket of attempts, when it began (ms from the kill), and as a rate per second. */
+  peakAttemptsPerBucket: number;
+  peakAtMs: number;
+  peakAttemptsPerS: number;
+  /** The same bucket if every client retried at once: the number of clients. */
+  everyoneAtOncePerBucket: number;
+  /** Until every client was connected again, caught up to the sequence its new hello named, and presence exact. */
+  allConnectedMs: number | undefined;
+  allCaughtUpMs: number | undefined;
+  presenceExactMs: number | undefined;
+  /** Resync frames answered with a snapshot, clients that gave up, `canvas_unavailable` errors seen. */
+  resyncs: number;
+  gaveUp: number;
+  canvasUnavailable: number;
+  /** At rest after the run: the server's sequence and how many clients held exactly it. */
+  serverSeq: number;
+  clientsAtServerSeq: number;
+  /** Pixels that are neither an accepted placement nor as they were before the run (must be 0). */
+  changedElsewhere: number;
+  /** The load generator's worst event-loop delay after the kill: how late its own timers could fire. */
+  generatorLoopDelayMaxMs: number;
 }

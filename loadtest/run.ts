@@ -9,17 +9,21 @@
  * running instances instead — a deployed Worker, where the regions are the colos the servers name in
  * their hellos. Bounded in clients and time; stops by itself.
  *
- * Phases: connect → presence at rest → place (with churn or an edge killed, per scenario) → drain →
- * presence at rest → verify the canvas → report.
+ * Phases: connect → presence at rest → place (with churn, an edge killed, or the canvas host killed and
+ * restarted, per scenario) → drain → presence at rest → verify the canvas → report.
  */
 import { writeFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { fetchSnapshot, type Ledger, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from "../web/pacing.ts";
+import type { Snapshot } from "../worker/protocol.ts";
+import { type Backoff, fetchSnapshot, type Ledger, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
 import { renderHtml } from "./html.ts";
-import type { LoadReport, RegionReport, Threshold } from "./report-types.ts";
+import type { FaultReport, LoadReport, RegionReport, Threshold } from "./report-types.ts";
 import { isScenarioName, SCENARIOS, type Scenario } from "./scenarios.ts";
-import { type Regions, startRegions } from "./stack.ts";
+import { type Regions, type Stack, startRegions, startStack } from "./stack.ts";
 import {
+  bucketTimes,
   DEFAULT_LATENCY_BOUNDS_MS,
   formatBytes,
   formatCount,
@@ -27,13 +31,15 @@ import {
   formatPercent,
   histogram,
   maxOverMin,
+  peakBucket,
   ratio,
   SampleBuffer,
   summarizeLatency,
+  untilAll,
 } from "./stats.ts";
 
 const HELP = `usage: npm run loadtest -- [options]
-  --scenario smoke|standard|stress|churn|chaos   (default standard)
+  --scenario smoke|standard|stress|churn|chaos|restart|storm   (default standard)
   --regions K        local edge regions to start (default per scenario)
   --clients N        steady clients
   --pixels P         placements per client
@@ -94,6 +100,16 @@ if (values.duration !== undefined) {
 const urls = values.url ?? [];
 if (scenario.name === "chaos" && urls.length > 0) fail("chaos kills a local edge: it cannot target --url");
 if (scenario.name === "chaos" && scenario.regions < 2) fail("chaos needs at least 2 regions");
+if (scenario.restartAt !== undefined && urls.length > 0)
+  fail(`${scenario.name} restarts the local canvas host: it cannot target --url`);
+
+/**
+ * Restart and storm: the page's own pacing (web/pacing.ts), so the storm measured is the one real
+ * pages would make; bounded at a minute, far past any restart here (a few seconds).
+ */
+const PAGE_BACKOFF: Backoff = { baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS, giveUpAfterMs: 60_000 };
+/** Reconnect attempts are counted in buckets this wide for the storm's rate. */
+const BUCKET_MS = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -120,6 +136,7 @@ interface StatsBody {
     regions: { region: string; count: number }[];
     isolates: { isolateId: string; reported?: number }[];
   };
+  canvas?: { seq?: number };
 }
 
 function isStatsBody(v: unknown): v is StatsBody {
@@ -184,15 +201,71 @@ async function watchExpiry(httpUrl: string, isolateId: string, deadlineMs: numbe
   return undefined;
 }
 
+/** /api/stats, or undefined while the canvas host is down (restarting). */
+async function tryStats(httpUrl: string): Promise<StatsBody | undefined> {
+  try {
+    return await fetchStats(httpUrl);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Polls /api/stats until presence matches the clients' truth; resolves with the ms it took, or undefined. */
 async function waitPresence(httpUrl: string, clients: readonly LoadClient[], timeoutMs: number) {
   const started = Date.now();
   for (;;) {
-    const stats = await fetchStats(httpUrl);
-    if (presenceMatches(stats, actualByRegion(clients))) return Date.now() - started;
+    const stats = await tryStats(httpUrl);
+    if (stats && presenceMatches(stats, actualByRegion(clients))) return Date.now() - started;
     if (Date.now() - started > timeoutMs) return undefined;
     await sleep(50);
   }
+}
+
+interface Recovery {
+  /** Date.now() when every client was connected again, caught up, and presence exact. */
+  allConnectedAt?: number;
+  allCaughtUpAt?: number;
+  presenceExactAt?: number;
+}
+
+/**
+ * From the moment the canvas host is killed, watches every 100 ms until every client is connected on a
+ * socket opened after the kill, has caught up to the sequence that socket's hello named, and the
+ * canvas reports presence exactly. The first two are taken from the clients' own timestamps (the
+ * latest client's), presence from the poll that first saw it exact.
+ */
+async function watchRecovery(
+  httpUrl: string,
+  clients: readonly LoadClient[],
+  faultAt: number,
+  deadlineMs: number,
+): Promise<Recovery> {
+  const r: Recovery = {};
+  while (Date.now() - faultAt < deadlineMs) {
+    const back = clients.every((c) => c.connected && c.connectedAt >= faultAt);
+    if (back && r.allConnectedAt === undefined)
+      r.allConnectedAt =
+        faultAt +
+        untilAll(
+          clients.map((c) => c.connectedAt),
+          faultAt,
+        );
+    if (back && r.allCaughtUpAt === undefined && clients.every((c) => c.caughtUpAt !== undefined)) {
+      r.allCaughtUpAt =
+        faultAt +
+        untilAll(
+          clients.map((c) => c.caughtUpAt),
+          faultAt,
+        );
+    }
+    if (back && r.presenceExactAt === undefined) {
+      const stats = await tryStats(httpUrl);
+      if (stats && presenceMatches(stats, actualByRegion(clients))) r.presenceExactAt = Date.now();
+    }
+    if (r.allConnectedAt !== undefined && r.allCaughtUpAt !== undefined && r.presenceExactAt !== undefined) break;
+    await sleep(100);
+  }
+  return r;
 }
 
 async function main(): Promise<number> {
@@ -203,16 +276,19 @@ async function main(): Promise<number> {
   let stack: Regions | undefined;
   let targets: Target[];
   let statsUrl: string;
+  const vars = {
+    // The load test measures the system, not the abuse limits: each client may place freely.
+    RATE_LIMIT_PIXELS_PER_SECOND: "1000",
+    RATE_LIMIT_PIXEL_BURST: "1000",
+    RATE_LIMIT_FRAMES_PER_SECOND: "2000",
+    PRESENCE_HEARTBEAT_MS: String(scenario.heartbeatMs),
+  };
+  // The canvas host started again after a restart; Regions.stop() only knows the one it started.
+  const restarted: { canvas?: Stack } = {};
   if (urls.length === 0) {
     stack = await startRegions({
       count: scenario.regions,
-      vars: {
-        // The load test measures the system, not the abuse limits: each client may place freely.
-        RATE_LIMIT_PIXELS_PER_SECOND: "1000",
-        RATE_LIMIT_PIXEL_BURST: "1000",
-        RATE_LIMIT_FRAMES_PER_SECOND: "2000",
-        PRESENCE_HEARTBEAT_MS: String(scenario.heartbeatMs),
-      },
+      vars,
       onProgress: (m) => progress.done(`stack: ${m}`),
     });
     targets = stack.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, alive: true }));
@@ -222,10 +298,35 @@ async function main(): Promise<number> {
     statsUrl = toHttp(urls[0] ?? "");
   }
 
+  /**
+   * Kills the canvas host as a crash would (SIGKILL of its process group), then starts it again on
+   * the same persist directory and port, as drawing.test.ts restarts a stack. The edges reach it
+   * through the dev registry, where the new process registers itself under the same name; until it
+   * has, their upgrades answer 503 `canvas_unavailable`. Resolves with the ms until it is healthy.
+   */
+  const restartCanvas = async (): Promise<number> => {
+    if (!stack) throw new Error("no local stack to restart");
+    const { persistTo, port } = stack.canvas;
+    const killedAt = Date.now();
+    await stack.canvas.kill();
+    restarted.canvas = await startStack({ persistTo, port, region: "canvas-host", vars });
+    return Date.now() - killedAt;
+  };
+
   try {
-    return await runScenario(progress, targets, statsUrl, stack, startedAt, cpuStart, wallStart);
+    return await runScenario(
+      progress,
+      targets,
+      statsUrl,
+      stack ? restartCanvas : undefined,
+      stack,
+      startedAt,
+      cpuStart,
+      wallStart,
+    );
   } finally {
     await stack?.stop();
+    await restarted.canvas?.stop();
   }
 }
 
@@ -233,6 +334,7 @@ async function runScenario(
   progress: Progress,
   targets: Target[],
   statsUrl: string,
+  restartCanvas: (() => Promise<number>) | undefined,
   stack: Regions | undefined,
   startedAt: Date,
   cpuStart: NodeJS.CpuUsage,
@@ -240,6 +342,10 @@ async function runScenario(
 ): Promise<number> {
   const total = scenario.clients * scenario.pixels;
   let ledger: Ledger | undefined;
+  const attemptTimes: number[] = [];
+  // How late the generator's own timers ran after the fault: bunched attempts could be its doing.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const faulty = scenario.restartAt !== undefined;
   const latency = new SampleBuffer();
   const latencyByRegion = new Map<string, SampleBuffer>();
   const events = {
@@ -251,6 +357,9 @@ async function runScenario(
         latencyByRegion.set(region, buffer);
       }
       buffer.push(ms);
+    },
+    reconnectAttempt(at: number) {
+      attemptTimes.push(at);
     },
   };
 
@@ -271,7 +380,9 @@ async function runScenario(
   if (total > width * height) fail(`${total} placements do not fit a ${width}×${height} canvas`);
   const shared = ledgerFor(width);
   for (let i = 0; i < scenario.clients; i++) {
-    clients.push(new LoadClient(i, targets[i % targets.length] as Target, targets, shared, events));
+    const client = new LoadClient(i, targets[i % targets.length] as Target, targets, shared, events);
+    if (faulty) client.backoff = PAGE_BACKOFF;
+    clients.push(client);
   }
   for (let i = 0; i < clients.length; i += 50) {
     const batch = clients.slice(i, i + 50);
@@ -285,6 +396,12 @@ async function runScenario(
 
   // ---- presence at rest, before load
   const restBefore = await waitPresence(statsUrl, clients, 5000);
+  // The canvas before any placement: afterwards it must equal this plus the accepted placements.
+  let before: Snapshot | undefined;
+  if (faulty) {
+    const decoded = (await fetchSnapshot(statsUrl, probePalette(clients))).decoded;
+    if (decoded.ok) before = decoded.value;
+  }
 
   // ---- place
   const churners: LoadClient[] = [];
@@ -295,10 +412,28 @@ async function runScenario(
   let killedTarget = -1;
   let expiry: Promise<number | undefined> = Promise.resolve(undefined);
   let sent = 0;
-  const placeStart = performance.now();
+  let placeStart = performance.now();
   let nextClient = 0;
   let lastChurn = placeStart;
+  let faultAt: number | undefined;
+  let faultAtPlacement = 0;
+  let canvasDown: Promise<number> | undefined;
+  let recovery: Promise<Recovery> = Promise.resolve({});
+  const disconnectsBefore = new Map<LoadClient, number>();
+  let stalledSince: number | undefined;
   while (sent < total) {
+    // While no client is connected (the canvas is down) the schedule pauses rather than skipping
+    // placements: each index must be sent exactly once to be accounted for.
+    if (!clients.some((c) => c.connected)) {
+      stalledSince ??= performance.now();
+      progress.show(`placing ${formatCount(sent)}/${formatCount(total)} · paused: no client connected`);
+      await sleep(10);
+      continue;
+    }
+    if (stalledSince !== undefined) {
+      placeStart += performance.now() - stalledSince;
+      stalledSince = undefined;
+    }
     const elapsed = (performance.now() - placeStart) / 1000;
     const due = Math.min(total, Math.floor(elapsed * scenario.rate) + 1);
     for (; sent < due; sent++) {
@@ -334,6 +469,20 @@ async function runScenario(
         if (killedIsolate) expiry = watchExpiry(statsUrl, killedIsolate, 3 * scenario.heartbeatMs + 10_000);
       }
     }
+    if (
+      restartCanvas &&
+      scenario.restartAt !== undefined &&
+      faultAt === undefined &&
+      sent >= total * scenario.restartAt
+    ) {
+      progress.done(`${scenario.name}: killing the canvas host at placement ${sent}, restarting it on the same state`);
+      for (const c of clients) disconnectsBefore.set(c, c.disconnects);
+      faultAt = Date.now();
+      faultAtPlacement = sent;
+      loopDelay.enable();
+      canvasDown = restartCanvas();
+      recovery = watchRecovery(statsUrl, clients, faultAt, 90_000);
+    }
     const received = clients.reduce((a, c) => a + c.received, 0);
     progress.show(
       `placing ${formatCount(sent)}/${formatCount(total)} · delivered ${formatPercent(ratio(received, sent * clients.length))} · ${formatCount(clients.filter((c) => c.connected).length)} connected`,
@@ -350,14 +499,16 @@ async function runScenario(
   const rejectedCount = () => shared.rejected.reduce((a, b) => a + b, 0);
   // Done when every client has every placement not rejected, or nothing has moved for 2 s (a
   // placement lost with a killed edge never arrives; the canvas check below accounts for it).
-  const drainDeadline = Date.now() + 15_000;
+  // After a restart, wait for everyone to be back first (bounded by the clients' own give-up time).
+  const drainDeadline = Date.now() + (faulty ? 90_000 : 15_000);
   let lastTotal = -1;
   let stableSince = Date.now();
   while (Date.now() < drainDeadline) {
     const want = total - rejectedCount();
     if (clients.every((c) => c.received >= want)) break;
     const now = clients.reduce((a, c) => a + c.received, 0);
-    if (now !== lastTotal) {
+    const settled = !faulty || clients.every((c) => c.connected || c.gaveUp);
+    if (now !== lastTotal || !settled) {
       lastTotal = now;
       stableSince = Date.now();
     } else if (Date.now() - stableSince > 2000) break;
@@ -367,7 +518,10 @@ async function runScenario(
   progress.done("placement phase done");
 
   // ---- presence at rest, after load (and after churn or the dead edge)
-  const convergenceMs = await waitPresence(statsUrl, clients, scenario.killAt !== undefined ? 20_000 : 5000);
+  const convergenceMs = await waitPresence(statsUrl, clients, scenario.killAt !== undefined || faulty ? 20_000 : 5000);
+  const canvasDownMs = canvasDown ? await canvasDown : Number.NaN;
+  const recovered = await recovery;
+  loopDelay.disable();
   const presenceConvergedAfterChurn =
     lastChurnAt > 0 && convergenceMs !== undefined ? Date.now() - lastChurnAt : undefined;
   const deadIsolateExpiryMs = await expiry;
@@ -384,6 +538,7 @@ async function runScenario(
   // A placement missing from the canvas is a loss — unless nobody ever saw it and it went through
   // the edge that was killed: then it died in flight, unacknowledged, as a click does when the
   // network drops (the page rolls it back). No pixel anyone saw may be missing.
+  // A placement on a socket that closed before anyone saw it (`orphaned`) died in the same way.
   let lost = 0;
   let lostInFlight = 0;
   if (snapshot.ok) {
@@ -391,11 +546,26 @@ async function runScenario(
       if (shared.rejected[i]) continue;
       const p = pixelOf(i, width, probePalette(clients));
       if (snapshot.value.pixels[p.y * width + p.x] === p.colour) continue;
-      if (!shared.seen[i] && shared.via[i] === killedTarget) lostInFlight += 1;
+      if (!shared.seen[i] && (shared.via[i] === killedTarget || shared.orphaned[i])) lostInFlight += 1;
       else lost += 1;
     }
   }
   const intact = snapshot.ok && lost === 0;
+  // Everything else must be as it was before the run: no pixel the run did not place has changed,
+  // and a placement that was rejected or lost in flight left its pixel as it was.
+  let changedElsewhere = 0;
+  if (faulty && snapshot.ok && before) {
+    const after = snapshot.value.pixels;
+    const palette = probePalette(clients);
+    // Placement i is pixel i in row-major order (pixelOf), so a pixel's index is its placement's.
+    for (let i = 0; i < after.length; i++) {
+      const placed = i < total && !shared.rejected[i] && after[i] === pixelOf(i, width, palette).colour;
+      if (!placed && after[i] !== before.pixels[i]) changedElsewhere += 1;
+    }
+  }
+  const serverStats = faulty ? await tryStats(statsUrl) : undefined;
+  const serverSeq = serverStats?.canvas?.seq ?? Number.NaN;
+  const clientsAtServerSeq = clients.filter((c) => c.connected && c.seq === serverSeq).length;
 
   // ---- report
   const wallS = (performance.now() - wallStart) / 1000;
@@ -453,10 +623,12 @@ async function runScenario(
     ),
     check("canvas holds every pixel anyone saw", "all", intact ? "all" : `${lost} missing`, intact),
     check(
-      "placements lost in flight (sent to a dying edge, never seen)",
-      scenario.killAt !== undefined ? "reported" : "= 0",
+      faulty
+        ? "placements lost in flight (sent as the canvas died, never seen)"
+        : "placements lost in flight (sent to a dying edge, never seen)",
+      scenario.killAt !== undefined || faulty ? "reported" : "= 0",
       String(lostInFlight),
-      lostInFlight === 0 || scenario.killAt !== undefined,
+      lostInFlight === 0 || scenario.killAt !== undefined || faulty,
     ),
     check("rejected placements", "= 0", String(rejected), rejected === 0 || scenario.killAt !== undefined),
     check(
@@ -469,7 +641,8 @@ async function runScenario(
       "distribution max/min",
       "≤ 1.25",
       distributionRatio.toFixed(2),
-      distributionRatio <= 1.25 || scenario.killAt !== undefined,
+      // A fault may move clients between edges (a timed-out upgrade marks an edge dead).
+      distributionRatio <= 1.25 || scenario.killAt !== undefined || faulty,
     ),
     check(
       "protocol errors",
@@ -505,6 +678,47 @@ async function runScenario(
       ),
     );
   }
+  let fault: FaultReport | undefined;
+  if (faultAt !== undefined) {
+    const at = faultAt;
+    const attempts = bucketTimes(attemptTimes, at, BUCKET_MS);
+    const connects = bucketTimes(
+      clients.filter((c) => c.connectedAt >= at).map((c) => c.connectedAt),
+      at,
+      BUCKET_MS,
+      at + attempts.length * BUCKET_MS,
+    );
+    const peak = peakBucket(attempts);
+    const since = (t: number | undefined) => (t === undefined ? undefined : t - at);
+    fault = {
+      kind: "canvas restart",
+      atPlacement: faultAtPlacement,
+      canvasDownMs,
+      socketsDropped: clients.filter((c) => c.disconnects > (disconnectsBefore.get(c) ?? 0)).length,
+      backoff: PAGE_BACKOFF,
+      bucketMs: BUCKET_MS,
+      attemptsPerBucket: attempts,
+      connectsPerBucket: connects,
+      attempts: attemptTimes.filter((t) => t >= at).length,
+      peakAttemptsPerBucket: peak.count,
+      peakAtMs: peak.index * BUCKET_MS,
+      peakAttemptsPerS: (peak.count * 1000) / BUCKET_MS,
+      everyoneAtOncePerBucket: clients.length,
+      allConnectedMs: since(recovered.allConnectedAt),
+      allCaughtUpMs: since(recovered.allCaughtUpAt),
+      presenceExactMs: since(recovered.presenceExactAt),
+      resyncs: clients.reduce((a, c) => a + c.resyncs, 0),
+      gaveUp: clients.filter((c) => c.gaveUp).length,
+      canvasUnavailable: clients.reduce((a, c) => a + c.canvasUnavailable, 0),
+      serverSeq,
+      clientsAtServerSeq,
+      changedElsewhere,
+      generatorLoopDelayMaxMs: loopDelay.max / 1e6,
+    };
+    thresholds.push(...faultThresholds(fault, clients.length));
+  } else if (faulty) {
+    thresholds.push(check("canvas host restarted", "once", "never", false));
+  }
   const report: LoadReport = {
     scenario: scenario.name,
     target: urls.length > 0 ? urls.join(", ") : `local (${scenario.regions} regions, 127.0.0.1)`,
@@ -539,6 +753,7 @@ async function runScenario(
     },
     generatorCpu: (cpu.user + cpu.system) / 1e6 / wallS,
     canvasIntact: intact,
+    fault,
     thresholds,
     pass: thresholds.every((t) => t.pass),
   };
@@ -555,6 +770,60 @@ function probePalette(clients: readonly LoadClient[]): number {
 
 function check(name: string, want: string, got: string, pass: boolean): Threshold {
   return { name, want, got, pass };
+}
+
+const msOrNever = (ms: number | undefined) => (ms === undefined ? "never" : formatMs(ms));
+
+/**
+ * Restart and storm: every socket dropped and every client back, none given up; at rest every client
+ * holds the server's sequence, and the canvas is what it was plus the accepted placements. The storm
+ * adds its own: the busiest 100 ms of reconnect attempts stays below everyone at once (the backoff's
+ * job), and presence is exact within 2 s of the last client's return.
+ */
+function faultThresholds(f: FaultReport, clients: number): Threshold[] {
+  const out = [
+    check("sockets dropped by the restart", `= ${clients}`, String(f.socketsDropped), f.socketsDropped === clients),
+    check(
+      "clients back after the restart",
+      `all, within ${formatMs(f.backoff.giveUpAfterMs)}`,
+      `${clients - f.gaveUp} in ${msOrNever(f.allConnectedMs)}`,
+      f.gaveUp === 0 && f.allConnectedMs !== undefined,
+    ),
+    check("clients caught up after the restart", "all", msOrNever(f.allCaughtUpMs), f.allCaughtUpMs !== undefined),
+    check(
+      "clients at the server's seq at rest",
+      `${clients} at ${f.serverSeq}`,
+      String(f.clientsAtServerSeq),
+      f.clientsAtServerSeq === clients,
+    ),
+    check(
+      "canvas = before + accepted placements",
+      "0 other pixels changed",
+      String(f.changedElsewhere),
+      f.changedElsewhere === 0,
+    ),
+  ];
+  if (SCENARIOS[scenario.name].storm) {
+    const presenceAfterBack =
+      f.presenceExactMs !== undefined && f.allConnectedMs !== undefined
+        ? f.presenceExactMs - f.allConnectedMs
+        : undefined;
+    out.push(
+      check(
+        `peak reconnect attempts per ${f.bucketMs} ms`,
+        `< ${f.everyoneAtOncePerBucket} (everyone at once)`,
+        `${f.peakAttemptsPerBucket} (${formatCount(f.peakAttemptsPerS)}/s)`,
+        f.peakAttemptsPerBucket < f.everyoneAtOncePerBucket,
+      ),
+      check(
+        "presence exact after everyone is back",
+        "≤ 2 s",
+        msOrNever(presenceAfterBack),
+        presenceAfterBack !== undefined && presenceAfterBack <= 2000,
+      ),
+    );
+  }
+  return out;
 }
 
 function printReport(r: LoadReport): void {
@@ -593,6 +862,29 @@ function printReport(r: LoadReport): void {
     "errors",
     `connect ${r.errors.connectFailures} · disconnects ${r.errors.disconnects} · reconnects ${r.errors.reconnects} · protocol ${r.errors.protocol}`,
   );
+  if (r.fault) {
+    const f = r.fault;
+    line(
+      "canvas host restart",
+      `killed at placement ${formatCount(f.atPlacement)} · healthy again after ${formatMs(f.canvasDownMs)} · ${f.socketsDropped} sockets dropped`,
+    );
+    line(
+      "reconnect attempts",
+      `${formatCount(f.attempts)} · peak ${f.peakAttemptsPerBucket} per ${f.bucketMs} ms (${formatCount(f.peakAttemptsPerS)}/s) at +${formatMs(f.peakAtMs)}; everyone at once would be ${f.everyoneAtOncePerBucket}`,
+    );
+    line(
+      "recovery (from the kill)",
+      `all connected ${msOrNever(f.allConnectedMs)} · all caught up ${msOrNever(f.allCaughtUpMs)} · presence exact ${msOrNever(f.presenceExactMs)}`,
+    );
+    line(
+      "after the restart",
+      `${f.resyncs} resyncs · ${f.gaveUp} gave up · ${f.canvasUnavailable} canvas_unavailable · ${f.clientsAtServerSeq}/${r.clients} at seq ${f.serverSeq} · ${f.changedElsewhere} other pixels changed`,
+    );
+    line(
+      "generator timers late by",
+      `at most ${formatMs(f.generatorLoopDelayMaxMs)} (event-loop delay after the kill)`,
+    );
+  }
   line("load generator CPU", `${formatPercent(r.generatorCpu, 0)} of one core`);
   console.log("\n  thresholds");
   for (const t of r.thresholds)

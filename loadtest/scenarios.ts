@@ -4,7 +4,7 @@
  * command-line flags override any of them.
  */
 
-export type ScenarioName = "smoke" | "standard" | "stress" | "churn" | "chaos";
+export type ScenarioName = "smoke" | "standard" | "stress" | "churn" | "chaos" | "restart" | "storm";
 
 export interface Scenario {
   name: ScenarioName;
@@ -20,6 +20,14 @@ export interface Scenario {
   churnBurst: number;
   /** Chaos: kill the last edge region when this share of the placements has been sent. */
   killAt: number | undefined;
+  /**
+   * Restart and storm: kill the canvas host (SIGKILL of its process group, as a crash) when this share
+   * of the placements has been sent, and start it again on the same state and port. Clients then
+   * reconnect with the page's backoff (web/pacing.ts).
+   */
+  restartAt: number | undefined;
+  /** Storm: also hold the reconnect storm to its thresholds (peak rate below everyone at once, presence). */
+  storm: boolean;
   /** Presence heartbeat for the local stack (expiry is three of them). */
   heartbeatMs: number;
   /**
@@ -29,7 +37,7 @@ export interface Scenario {
   p99LimitMs: number;
 }
 
-const base = { churnBurst: 0, killAt: undefined, heartbeatMs: 2000 } as const;
+const base = { churnBurst: 0, killAt: undefined, restartAt: undefined, storm: false, heartbeatMs: 2000 } as const;
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   smoke: {
@@ -86,6 +94,32 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     killAt: 0.4,
     heartbeatMs: 1000,
     p99LimitMs: 10_000,
+  },
+  restart: {
+    ...base,
+    name: "restart",
+    description:
+      "3 regions, 150 clients; the canvas host crashes at 40 % and restarts on its state: all resume, nothing seen is lost",
+    regions: 3,
+    clients: 150,
+    pixels: 20,
+    rate: 200,
+    restartAt: 0.4,
+    // Deliveries to clients still waiting out their backoff arrive seconds late: a sanity bound only.
+    p99LimitMs: 20_000,
+  },
+  storm: {
+    ...base,
+    name: "storm",
+    description:
+      "3 regions, 300 clients; every socket dropped at once (canvas host restart): reconnect rate, time to all back",
+    regions: 3,
+    clients: 300,
+    pixels: 3,
+    rate: 100,
+    restartAt: 0.3,
+    storm: true,
+    p99LimitMs: 20_000,
   },
 };
 

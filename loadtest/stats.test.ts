@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import {
+  bucketTimes,
   DEFAULT_LATENCY_BOUNDS_MS,
   formatBytes,
   formatCount,
@@ -13,10 +14,12 @@ import {
   formatPercent,
   histogram,
   maxOverMin,
+  peakBucket,
   percentile,
   ratio,
   SampleBuffer,
   summarizeLatency,
+  untilAll,
 } from "./stats.ts";
 
 /** 1, 2, …, n. */
@@ -260,5 +263,54 @@ describe("formatting", () => {
     expect(formatCount(1_234_567)).toBe("1,234,567");
     expect(formatCount(1234.6)).toBe("1,235");
     expect(formatCount(Number.NaN)).toBe("—");
+  });
+});
+
+describe("bucketTimes (reconnect attempts per 100 ms)", () => {
+  it("counts each time in [start + i·w, start + (i+1)·w), an edge in the later bucket", () => {
+    // 1000 → bucket 0, 1099.9 → 0, 1100 → 1 (start inclusive, end exclusive), 1350 → 3.
+    expect(bucketTimes([1000, 1099.9, 1100, 1350], 1000, 100)).toEqual([2, 1, 0, 1]);
+  });
+  it("drops times before the start and NaN, and keeps every other one", () => {
+    expect(bucketTimes([999, Number.NaN, 1000, 1050], 1000, 100)).toEqual([2]);
+    const times = [5, 17, 17, 230, 999];
+    expect(bucketTimes(times, 0, 10).reduce((a, b) => a + b, 0)).toBe(times.length);
+  });
+  it("extends to endMs with empty buckets, but endMs opens no bucket of its own", () => {
+    expect(bucketTimes([1010], 1000, 100, 1300)).toEqual([1, 0, 0]);
+    expect(bucketTimes([1010], 1000, 100, 1301)).toEqual([1, 0, 0, 0]);
+    expect(bucketTimes([], 1000, 100, 1200)).toEqual([0, 0]);
+  });
+  it("gives no buckets for no times, or only earlier ones", () => {
+    expect(bucketTimes([], 0, 100)).toEqual([]);
+    expect(bucketTimes([1, 2], 50, 100)).toEqual([]);
+  });
+  it("refuses a bucket width that is not positive and finite", () => {
+    expect(() => bucketTimes([1], 0, 0)).toThrow(RangeError);
+    expect(() => bucketTimes([1], 0, Number.POSITIVE_INFINITY)).toThrow(RangeError);
+  });
+});
+
+describe("peakBucket", () => {
+  it("finds the fullest bucket, the first on a tie", () => {
+    expect(peakBucket([1, 7, 3, 7])).toEqual({ index: 1, count: 7 });
+  });
+  it("is index −1, count 0 for nothing", () => {
+    expect(peakBucket([])).toEqual({ index: -1, count: 0 });
+    expect(peakBucket([0, 0])).toEqual({ index: -1, count: 0 });
+  });
+});
+
+describe("untilAll", () => {
+  it("is the time from the start to the latest event", () => {
+    expect(untilAll([1200, 1500, 1100], 1000)).toBe(500);
+  });
+  it("counts events before the start as 0", () => {
+    expect(untilAll([900, 950], 1000)).toBe(0);
+  });
+  it("is NaN while anyone has not done it, or for no one", () => {
+    expect(untilAll([1200, undefined], 1000)).toBeNaN();
+    expect(untilAll([1200, Number.NaN], 1000)).toBeNaN();
+    expect(untilAll([], 1000)).toBeNaN();
   });
 });

@@ -209,3 +209,57 @@ export class SampleBuffer {
     return this.data.subarray(0, this.filled);
   }
 }
+
+/**
+ * Counts event times (ms, any clock) into fixed buckets from `startMs`: bucket i holds the times in
+ * [startMs + i·bucketMs, startMs + (i+1)·bucketMs) — start inclusive, end exclusive, so an event on
+ * an edge is counted once, in the later bucket. Times before `startMs` are not counted; the buckets
+ * run to the latest time (or to `endMs` if given, to show a quiet tail). NaN times are skipped. No
+ * times gives no buckets. `bucketMs` must be positive and finite.
+ */
+export function bucketTimes(times: Samples, startMs: number, bucketMs: number, endMs?: number): number[] {
+  if (!(bucketMs > 0) || !Number.isFinite(bucketMs)) throw new RangeError("bucketMs must be positive and finite");
+  let last = endMs === undefined ? Number.NEGATIVE_INFINITY : endMs;
+  for (const t of times) if (t > last) last = t;
+  if (!(last >= startMs)) return [];
+  // endMs itself opens no bucket of its own: [start, end) needs ceil((end − start) / w) buckets; the
+  // latest event, at t, needs floor((t − start) / w) + 1.
+  let length = 0;
+  for (const t of times) if (t >= startMs) length = Math.max(length, Math.floor((t - startMs) / bucketMs) + 1);
+  if (endMs !== undefined) length = Math.max(length, Math.ceil((endMs - startMs) / bucketMs));
+  const counts = new Array<number>(length).fill(0);
+  for (const t of times) {
+    if (!(t >= startMs)) continue;
+    const i = Math.floor((t - startMs) / bucketMs);
+    counts[i] = (counts[i] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** The fullest bucket: its index and count (index −1 and count 0 for no buckets; the first on a tie). */
+export function peakBucket(counts: readonly number[]): { index: number; count: number } {
+  let index = -1;
+  let count = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] ?? 0;
+    if (c > count) {
+      index = i;
+      count = c;
+    }
+  }
+  return { index, count };
+}
+
+/**
+ * Milliseconds from `fromMs` until the last of `times` — "until every client had done it" — or NaN
+ * if any has not (undefined or NaN) or there are none. A time before `fromMs` counts as 0.
+ */
+export function untilAll(times: readonly (number | undefined)[], fromMs: number): number {
+  if (times.length === 0) return Number.NaN;
+  let latest = fromMs;
+  for (const t of times) {
+    if (t === undefined || Number.isNaN(t)) return Number.NaN;
+    if (t > latest) latest = t;
+  }
+  return latest - fromMs;
+}
