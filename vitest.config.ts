@@ -34,6 +34,12 @@ export default defineConfig({
                 CANVAS_HEIGHT: "128",
                 // Heartbeats every 300 ms, expiry after 900 ms: the expiry test waits seconds, not minutes.
                 PRESENCE_HEARTBEAT_MS: "300",
+                // Every test client shares one network here; tests turn network limits on through
+                // the admin API when they are what is tested.
+                RATE_LIMIT_NETWORK_PIXELS_PER_SECOND: "0",
+                MAX_SOCKETS_PER_NETWORK: "0",
+                IDENTITY_SECRET: "test-identity-secret",
+                ADMIN_TOKEN: "test-admin-token",
               },
             },
           }),

@@ -30,6 +30,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Every local client comes from 127.0.0.1, one network, where production would see thousands: the
+ * per-network limits are off unless a run turns them on (tests of those limits do, through `vars` or
+ * the admin API). ADMIN_TOKEN enables the admin API for the local tools and tests.
+ */
+export const LOCAL_STACK_VARS: Readonly<Record<string, string>> = {
+  RATE_LIMIT_NETWORK_PIXELS_PER_SECOND: "0",
+  MAX_SOCKETS_PER_NETWORK: "0",
+  ADMIN_TOKEN: "local-admin-token",
+};
+
 export interface StackOptions {
   /** Directory for the Durable Object's storage; a fresh temporary one if omitted. */
   persistTo?: string;
@@ -60,7 +71,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "pixel-playground-"));
   const port = options.port ?? (await freePort());
   const inspector = await freePort();
-  const vars = { REGION: options.region ?? "local", ...options.vars };
+  const vars = { REGION: options.region ?? "local", ...LOCAL_STACK_VARS, ...options.vars };
   const args = [
     "dev",
     "--ip",

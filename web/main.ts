@@ -6,12 +6,15 @@
  */
 
 import { CanvasCursor, type CursorSource, QueueMarks } from "./cursor.ts";
+import { IdentityLookup } from "./identity.ts";
 import { PixelInfoPanel } from "./pixel-info.ts";
+import { pixelLogSource } from "./provenance.ts";
 import { CanvasRenderer } from "./renderer.ts";
 import { Session } from "./session.ts";
 import {
   BudgetView,
   element,
+  FrozenBanner,
   HelpPanel,
   hex,
   KEYED_COLOURS,
@@ -33,10 +36,12 @@ export interface PixelPlaygroundHooks {
   readonly state: Session["status"];
   /** Pixels applied from the server's Pixels frames, and canvas repaints (putImageData calls), since load. */
   counters(): { pixelsApplied: number; paints: number };
-  /** Places like a click, but without the page's own budget check (the server may refuse it). */
+  /** Places like a click, but without the page's own checks of budget and freeze (the server may refuse it). */
   placeUnchecked(x: number, y: number, colour: number): void;
   /** The page's own pixels awaiting the server's verdict or queued while not connected. */
   pending(): number;
+  /** The page's own anonymous identity, once the server has said it. */
+  identity(): string | undefined;
 }
 
 declare global {
@@ -46,6 +51,14 @@ declare global {
 }
 
 const SNAPSHOT_URL = "/api/canvas";
+const SESSION_URL = "/api/session";
+const PIXEL_URL = "/api/pixel";
+/**
+ * How long the socket waits for the identity request at start. Asking first means a new browser gets
+ * one identity, from that request, rather than two racing ones; a server slow to answer must not keep
+ * the canvas away, though (the socket sets the cookie too, and the page asks again later).
+ */
+const IDENTITY_WAIT_MS = 3_000;
 /** How often the pixel budget is redrawn while it refills. */
 const BUDGET_REFRESH_MS = 200;
 
@@ -62,6 +75,7 @@ const budget = new BudgetView(
   element("budget-fill", HTMLElement),
 );
 const outbox = new OutboxView(element("outbox", HTMLElement));
+const frozenBanner = new FrozenBanner(element("frozen", HTMLElement), document.body);
 const message = new MessageLine(element("message", HTMLElement));
 const help = new HelpPanel(
   element("help", HTMLElement),
@@ -99,6 +113,7 @@ const session = new Session(socketUrl, SNAPSHOT_URL, {
     marks.show(queued);
     showOutbox();
   },
+  frozen: (frozen) => frozenBanner.show(frozen),
 });
 
 const viewport = new Viewport(viewportElement, element("stage", HTMLElement), canvas, {
@@ -116,13 +131,18 @@ const viewport = new Viewport(viewportElement, element("stage", HTMLElement), ca
 
 const cursor = new CanvasCursor(viewport, element("cursor", HTMLElement), showCursor);
 const marks = new QueueMarks(viewport, element("marks", HTMLElement));
-const pixelInfo = new PixelInfoPanel(element("pixel-info", HTMLElement), (x, y) => {
-  const state = session.canvas;
-  const colour = state?.colourAt(x, y);
-  const rgb = colour === undefined ? undefined : palette.rgb(colour);
-  if (!state || colour === undefined || rgb === undefined) return undefined;
-  return { x, y, colour, rgb, unconfirmed: state.isUnconfirmed(x, y) };
-});
+const identity = new IdentityLookup(SESSION_URL);
+const pixelInfo = new PixelInfoPanel(
+  element("pixel-info", HTMLElement),
+  (x, y) => {
+    const state = session.canvas;
+    const colour = state?.colourAt(x, y);
+    const rgb = colour === undefined ? undefined : palette.rgb(colour);
+    if (!state || colour === undefined || rgb === undefined) return undefined;
+    return { x, y, colour, rgb, unconfirmed: state.isUnconfirmed(x, y) };
+  },
+  pixelLogSource(PIXEL_URL, () => identity.get()),
+);
 let inspecting = false;
 
 function place(x: number, y: number): void {
@@ -247,10 +267,14 @@ window.__pixelPlayground = {
   },
   counters: () => ({ pixelsApplied: session.pixelsApplied, paints: renderer.paints }),
   placeUnchecked: (x, y, colour) => {
-    session.place(x, y, colour, { checkBudget: false });
+    session.place(x, y, colour, { checkLocally: false });
   },
   pending: () => session.pending,
+  identity: () => identity.id,
 };
 
 setInterval(refreshBudget, BUDGET_REFRESH_MS);
-session.start();
+frozenBanner.show(false);
+void Promise.race([identity.get(), new Promise((resolve) => setTimeout(resolve, IDENTITY_WAIT_MS))]).then(() =>
+  session.start(),
+);

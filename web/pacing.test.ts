@@ -36,6 +36,22 @@ describe("TokenBucket", () => {
     expect(bucket.available(0)).toBe(0);
   });
 
+  it("[P17] live limits (a Limits frame) change the rate and burst without a refill", () => {
+    const bucket = new TokenBucket({ pixelsPerSecond: 1, burst: 2 }, 0);
+    bucket.tryTake(2, 0);
+    // Raised: what was spent stays spent, and refills at the new rate up to the new burst.
+    bucket.configure({ pixelsPerSecond: 5, burst: 10 }, 0);
+    expect(bucket.available(0)).toBe(0);
+    expect(bucket.msUntil(1, 0)).toBe(200);
+    expect(bucket.available(1_000)).toBe(5);
+    expect(bucket.available(60_000)).toBe(10);
+    // Lowered: a full bucket is cut down to the new burst at once.
+    bucket.configure({ pixelsPerSecond: 1, burst: 3 }, 60_000);
+    expect(bucket.available(60_000)).toBe(3);
+    expect(bucket.burst).toBe(3);
+    expect(bucket.pixelsPerSecond).toBe(1);
+  });
+
   it("a burst of 0 means no announced limit", () => {
     const bucket = new TokenBucket({ pixelsPerSecond: 0, burst: 0 }, 0);
     expect(bucket.unlimited).toBe(true);

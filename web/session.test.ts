@@ -3,7 +3,8 @@
  * clocks in Node: pixels placed while disconnected are queued, shown and sent on reconnect as the
  * pixel budget allows; a refused placement is rolled back with a message, a refused queued batch waits
  * its turn again; a placement whose socket closed unanswered is settled by the catch-up or sent again;
- * pixels that waited too long are dropped with a message; a machine that slept reconnects and resumes.
+ * pixels that waited too long are dropped with a message; a machine that slept reconnects and resumes;
+ * the canvas's live limits pace the page, and a frozen canvas or a ban is told to the person.
  */
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -13,6 +14,7 @@ import {
   decodeClientMessage,
   ErrorCode,
   encodeError,
+  encodeLimits,
   encodePixels,
   encodeServerHello,
   encodeSnapshot,
@@ -102,6 +104,7 @@ interface Seen {
   status: Status;
   messages: string[];
   queued: number;
+  frozen: boolean;
 }
 
 let seen: Seen;
@@ -121,6 +124,9 @@ function view(): SessionView {
     },
     outbox: (queued) => {
       seen.queued = queued.length;
+    },
+    frozen: (frozen) => {
+      seen.frozen = frozen;
     },
   };
 }
@@ -159,7 +165,7 @@ async function join(seq: number, burst = 2): Promise<FakeSocket> {
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
   FakeSocket.all = [];
-  seen = { status: "connecting", messages: [], queued: 0 };
+  seen = { status: "connecting", messages: [], queued: 0, frozen: false };
   vi.stubGlobal("WebSocket", FakeSocket);
   vi.stubGlobal("navigator", { onLine: true });
   vi.stubGlobal("addEventListener", () => {});
@@ -179,7 +185,7 @@ describe("placing while connected", () => {
   it("[P11][P9] a placement the server refuses is rolled back at once, with a message", async () => {
     const session = await connected();
     const ws = socket();
-    expect(session.place(1, 1, 5, { checkBudget: false })).toBe("sent");
+    expect(session.place(1, 1, 5, { checkLocally: false })).toBe("sent");
     expect(session.pixelAt(1, 1)).toBe(5);
     expect(session.pending).toBe(1);
     const [place] = ws.places();
@@ -319,5 +325,90 @@ describe("waking up", () => {
     expect(FakeSocket.all.length).toBe(before + 1);
     socket().accept();
     expect(socket().sent[0]).toMatchObject({ op: Op.ClientHello, resumeSeq: 5 });
+  });
+});
+
+describe("live limits and moderation", () => {
+  it("[P17] the budget follows the canvas's Limits frame, without a refill, across reconnects", async () => {
+    const session = await connected();
+    expect(session.place(1, 1, 5)).toBe("sent");
+    expect(session.place(2, 1, 5)).toBe("sent");
+    socket().deliver(encodeLimits({ pixelsPerSecond: 5, burst: 10, frozen: false }));
+    // Spent stays spent; the new rate refills it to the new burst.
+    expect(session.budget(performance.now())).toEqual({
+      available: 0,
+      burst: 10,
+      pixelsPerSecond: 5,
+      msUntilNext: 200,
+    });
+    await wait(2_000);
+    expect(session.budget(performance.now())?.available).toBe(10);
+    expect(seen.frozen).toBe(false);
+
+    // A new hello carries the edge's default (burst 2); the live rate stands until the next Limits frame.
+    socket().drop();
+    await join(2);
+    expect(session.budget(performance.now())).toMatchObject({ burst: 10, pixelsPerSecond: 5 });
+    socket().deliver(encodeLimits({ pixelsPerSecond: 1, burst: 3, frozen: false }));
+    expect(session.budget(performance.now())).toMatchObject({ available: 3, burst: 3, pixelsPerSecond: 1 });
+  });
+
+  it("[P17] while the canvas is frozen nothing is placed, the view says so, and unfrozen drawing is back", async () => {
+    const session = await connected();
+    const ws = socket();
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: true }));
+    expect(seen.frozen).toBe(true);
+    expect(session.frozen).toBe(true);
+    expect(session.place(1, 1, 5)).toBe("frozen");
+    expect(seen.messages.at(-1)).toMatch(/Not placed: the canvas is frozen/);
+    expect(session.pixelAt(1, 1)).toBe(0);
+    expect(session.pending).toBe(0);
+    expect(ws.places()).toEqual([]);
+
+    // A page that did not know (checkLocally: false) is refused by the server and rolled back.
+    expect(session.place(2, 2, 5, { checkLocally: false })).toBe("sent");
+    const [place] = ws.places();
+    ws.deliver(encodeError(ErrorCode.Frozen, "frozen: the canvas is frozen", place?.nonce));
+    expect(session.pixelAt(2, 2)).toBe(0);
+    expect(session.pending).toBe(0);
+    expect(seen.messages.at(-1)).toMatch(/^The canvas is frozen: the pixel was taken back\. You can watch/);
+
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false }));
+    expect(seen.frozen).toBe(false);
+    expect(seen.messages.at(-1)).toMatch(/no longer frozen/);
+    expect(session.place(1, 1, 5)).toBe("sent");
+    expect(session.pixelAt(1, 1)).toBe(5);
+  });
+
+  it("[P17] queued pixels still waiting when the canvas freezes are dropped, with a message", async () => {
+    const session = await connected();
+    socket().drop();
+    for (const x of [1, 2, 3]) session.place(x, 0, 7);
+    const ws = await join(0);
+    // Two go at once (the budget); the third waits for the refill…
+    expect(ws.places().map((p) => p.pixels.length)).toEqual([2]);
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: true }));
+    await wait(1_500);
+    // …and is dropped when its turn comes: the server would refuse it.
+    expect(ws.places()).toHaveLength(1);
+    expect(seen.messages).toContain("1 unsent pixel was dropped: the canvas is frozen.");
+    expect(session.pixelAt(3, 0)).toBe(0);
+    expect(seen.queued).toBe(0);
+  });
+
+  it("a ban is told plainly: the refused pixel is taken back, and the page can still watch", async () => {
+    const session = await connected();
+    const ws = socket();
+    expect(session.place(4, 4, 3)).toBe("sent");
+    const [place] = ws.places();
+    ws.deliver(encodeError(ErrorCode.Banned, "banned: this identity may not draw", place?.nonce));
+    expect(session.pixelAt(4, 4)).toBe(0);
+    expect(session.pending).toBe(0);
+    expect(seen.messages.at(-1)).toBe(
+      "You can watch but not draw: this browser is banned from drawing; the pixel was taken back.",
+    );
+    ws.deliver(encodePixels(1, [{ x: 5, y: 5, colour: 9 }]));
+    expect(session.pixelAt(5, 5)).toBe(9);
+    expect(seen.status).toBe("connected");
   });
 });

@@ -14,9 +14,13 @@
  * before an answer is "unconfirmed": once the new socket has caught up to where the server stood when
  * it joined, an accepted placement would have been broadcast by then, so whatever is still pending was
  * lost with its socket and goes back to the queue.
+ *
+ * The canvas announces its placement limits after every hello and again whenever an admin changes
+ * them (a Limits frame [P17]): the page paces itself by the latest, and while the canvas is frozen it
+ * places nothing (the server would refuse it) and says so; queued pixels are dropped, with a message.
  */
 
-import type { CanvasBounds, ErrorFrame, Pixel, Presence, ServerHello } from "../worker/protocol.ts";
+import type { CanvasBounds, ErrorFrame, Limits, Pixel, Presence, RateLimit, ServerHello } from "../worker/protocol.ts";
 import {
   decodeServerMessage,
   ERROR_NAMES,
@@ -48,6 +52,8 @@ export interface SessionView {
   message(text: string, tone: "info" | "error"): void;
   /** The page's own unconfirmed pixels changed: `queued` wait to be sent, `awaiting` wait for a verdict. */
   outbox(queued: readonly Pixel[], awaiting: number): void;
+  /** The canvas was frozen (nobody may draw) or unfrozen, as its latest Limits frame says. */
+  frozen(frozen: boolean): void;
 }
 
 export type PlaceOutcome =
@@ -59,6 +65,8 @@ export type PlaceOutcome =
   | "not_connected"
   /** Nothing placed: the pixel budget is spent (see `budget`). */
   | "rate_limited"
+  /** Nothing placed: the canvas is frozen. */
+  | "frozen"
   /** Nothing placed: the queue of unsent pixels is full. */
   | "queue_full"
   /** Nothing placed: outside the canvas or the palette. */
@@ -66,10 +74,11 @@ export type PlaceOutcome =
 
 export interface PlaceOptions {
   /**
-   * Hold back a placement the page's own budget says the server would refuse (default true). False
-   * sends it anyway, as a client whose estimate is wrong would: a test hook for the server's refusal.
+   * Hold back a placement the page knows the server would refuse: over its budget, or on a frozen
+   * canvas (default true). False sends it anyway, as a client whose knowledge is out of date would: a
+   * test hook for the server's refusals.
    */
-  checkBudget?: boolean;
+  checkLocally?: boolean;
 }
 
 export interface Budget {
@@ -112,6 +121,10 @@ export class Session {
   private everConnected = false;
   private failure: string | undefined;
   private bucket: TokenBucket | undefined;
+  /** The rate the canvas last announced in a Limits frame; it wins over the hello's (the edge's defaults). */
+  private liveRate: RateLimit | undefined;
+  /** The canvas is frozen, as its latest Limits frame said (kept across reconnects until the next). */
+  private isFrozen = false;
   private nonce = 0;
   private snapshotInFlight = false;
   private snapshotTimer: ReturnType<typeof setTimeout> | undefined;
@@ -178,6 +191,11 @@ export class Session {
     return (this.state?.pendingPixelCount ?? 0) + this.queue.size;
   }
 
+  /** The canvas is frozen: nobody may draw. */
+  get frozen(): boolean {
+    return this.isFrozen;
+  }
+
   /** Pixels queued to be sent (placed while not connected). */
   get queued(): number {
     return this.queue.size;
@@ -214,6 +232,13 @@ export class Session {
     if (state.colourAt(x, y) === undefined || !Number.isInteger(colour) || colour < 0 || colour >= state.paletteSize) {
       return "outside";
     }
+    if (this.isFrozen && options.checkLocally !== false) {
+      this.view.message(
+        "Not placed: the canvas is frozen. You can watch; drawing is back once it is unfrozen.",
+        "error",
+      );
+      return "frozen";
+    }
     const now = performance.now();
     const pixel = { x, y, colour };
     // Behind queued or unconfirmed pixels, a new one queues too, so they reach the server in order.
@@ -221,7 +246,7 @@ export class Session {
       return this.enqueue(pixel, now);
     }
     const bucket = this.bucket;
-    if (options.checkBudget !== false && bucket && !bucket.tryTake(1, now)) {
+    if (options.checkLocally !== false && bucket && !bucket.tryTake(1, now)) {
       this.view.message(`Rate limited: next pixel in ${seconds(bucket.msUntil(1, now))}.`, "error");
       return "rate_limited";
     }
@@ -274,6 +299,12 @@ export class Session {
     if (this.currentStatus !== "connected" || !bucket || !hello) return;
     // Unconfirmed pixels go first once their fate is known (resolveUnconfirmed).
     if (this.queue.size === 0 || this.unconfirmed.size > 0) return;
+    if (this.isFrozen) {
+      // The server would refuse them all; keeping them until an unfreeze could mean minutes or days.
+      this.dropped(this.queue.take(this.queue.size).length, "the canvas is frozen");
+      this.changed();
+      return;
+    }
     const now = performance.now();
     const allowed = bucket.unlimited ? Number.POSITIVE_INFINITY : bucket.available(now);
     const count = Math.min(this.queue.size, Math.max(1, hello.maxPlacePixels), allowed);
@@ -405,6 +436,9 @@ export class Session {
         this.state?.resync(message.seq);
         this.loadSnapshot();
         return;
+      case Op.Limits:
+        this.onLimits(message);
+        return;
       default:
         // Every server message is handled above; this fails to compile when protocol.ts adds one.
         message satisfies never;
@@ -440,13 +474,35 @@ export class Session {
     if (!fresh && this.resumeSent > 0) state.resumed(now);
     this.lastHello = hello;
     this.helloOnSocket = true;
-    if (this.bucket) this.bucket.configure(hello.rateLimit, now);
-    else this.bucket = new TokenBucket(hello.rateLimit, now);
+    // The hello's rate is the edge's default; once the canvas has announced the live one, that stands
+    // (a Limits frame follows this hello with the rate in force now).
+    const rate = this.liveRate ?? hello.rateLimit;
+    if (this.bucket) this.bucket.configure(rate, now);
+    else this.bucket = new TokenBucket(rate, now);
     this.view.hello(hello);
     if (state.synced) this.requestCatchUp();
     else this.loadSnapshot();
     this.refreshStatus();
     this.resolveUnconfirmed();
+    this.flush();
+  }
+
+  /**
+   * The limits in force now (after every hello, and whenever an admin changes them): the budget
+   * follows them without a refill (TokenBucket.configure), the view shows the frozen state, and
+   * queued pixels go (or, frozen, are dropped).
+   */
+  private onLimits(limits: Limits): void {
+    const now = performance.now();
+    const rate = { pixelsPerSecond: limits.pixelsPerSecond, burst: limits.burst };
+    this.liveRate = rate;
+    if (this.bucket) this.bucket.configure(rate, now);
+    else this.bucket = new TokenBucket(rate, now);
+    if (limits.frozen !== this.isFrozen) {
+      this.isFrozen = limits.frozen;
+      this.view.frozen(limits.frozen);
+      if (!limits.frozen) this.view.message("The canvas is no longer frozen: you can draw again.", "info");
+    }
     this.flush();
   }
 
@@ -475,6 +531,15 @@ export class Session {
       const undone = what ? `the server refused the ${what} and it was taken back` : "the server refused a placement";
       this.view.message(`Rate limited: ${undone}; ${wait}.`, "error");
       this.flush();
+    } else if (error.code === ErrorCode.Frozen) {
+      const undone = what ? `the ${what} was taken back` : "nothing was placed";
+      this.view.message(
+        `The canvas is frozen: ${undone}. You can watch; drawing is back once it is unfrozen.`,
+        "error",
+      );
+    } else if (error.code === ErrorCode.Banned) {
+      const undone = what ? `; the ${what} was taken back` : "";
+      this.view.message(`You can watch but not draw: this browser is banned from drawing${undone}.`, "error");
     } else if (error.code === ErrorCode.VersionMismatch) {
       this.fail(name);
     } else if (FATAL_ERRORS.has(error.code)) {

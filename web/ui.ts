@@ -1,7 +1,8 @@
 /**
  * @module ui
  * The page's small widgets, each bound to elements of index.html: the palette bar, the status line,
- * presence, the pixel budget, the unsent-pixel count, the help panel, "served by" and the message line.
+ * presence, the pixel budget, the unsent-pixel count, the frozen banner, the help panel, "served by"
+ * and the message line.
  * They only display what they are given; main.ts decides when.
  */
 
@@ -128,7 +129,7 @@ export class PresenceView {
  * the server's rate, "n/burst pixels", and the wait for the next one once it is spent.
  */
 export class BudgetView {
-  private text = "";
+  private key = "";
 
   constructor(
     private readonly element: HTMLElement,
@@ -144,9 +145,11 @@ export class BudgetView {
         text += ` · next in ${(budget.msUntilNext / 1000).toFixed(1)} s`;
       }
     }
-    // Called several times a second: touch the DOM only when the text changes.
-    if (text === this.text) return;
-    this.text = text;
+    // Called several times a second: touch the DOM only when something shown changes (the rate is in
+    // the tooltip, and an admin may change it alone).
+    const key = `${text}|${budget?.pixelsPerSecond ?? ""}`;
+    if (key === this.key) return;
+    this.key = key;
     this.element.hidden = budget === undefined;
     this.label.textContent = text;
     if (budget) {
@@ -164,6 +167,22 @@ export class OutboxView {
   show(waiting: number): void {
     this.element.hidden = waiting === 0;
     this.element.textContent = waiting === 1 ? "1 pixel waiting to be sent" : `${waiting} pixels waiting to be sent`;
+  }
+}
+
+/**
+ * The frozen canvas: a banner over the canvas while an admin has frozen it, and `data-frozen` on the
+ * page so the style can show that clicks place nothing (the palette dims, the cursor says no).
+ */
+export class FrozenBanner {
+  constructor(
+    private readonly banner: HTMLElement,
+    private readonly page: HTMLElement,
+  ) {}
+
+  show(frozen: boolean): void {
+    this.banner.hidden = !frozen;
+    this.page.dataset.frozen = String(frozen);
   }
 }
 

@@ -110,6 +110,16 @@ describe("canvasConfig", () => {
       broadcastIntervalMs: 20,
       broadcastSendBudget: 20_000,
       presenceExpiryMs: 30_000,
+      limits: {
+        pixelsPerSecond: 10,
+        pixelBurst: 30,
+        networkPixelsPerSecond: 100,
+        networkPixelBurst: 300,
+        socketsPerIdentity: 10,
+        socketsPerNetwork: 100,
+        frozen: false,
+      },
+      pixelLogRetention: { maxAgeMs: 7 * 24 * 3_600_000, maxRows: 10_000_000 },
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -130,6 +140,12 @@ describe("canvasConfig", () => {
         CANVAS_PALETTE: "#000000, #ffffff, #FF4500",
         BROADCAST_INTERVAL_MS: "50",
         PRESENCE_HEARTBEAT_MS: "500",
+        RATE_LIMIT_PIXELS_PER_SECOND: "5",
+        RATE_LIMIT_NETWORK_PIXELS_PER_SECOND: "0",
+        MAX_SOCKETS_PER_IDENTITY: "3",
+        MAX_SOCKETS_PER_NETWORK: "0",
+        PIXEL_LOG_RETENTION_HOURS: "24",
+        PIXEL_LOG_MAX_ROWS: "5000",
       }),
     ).toEqual({
       width: 256,
@@ -138,8 +154,25 @@ describe("canvasConfig", () => {
       broadcastIntervalMs: 50,
       broadcastSendBudget: 20_000,
       presenceExpiryMs: 1500,
+      limits: {
+        pixelsPerSecond: 5,
+        pixelBurst: 30,
+        networkPixelsPerSecond: 0,
+        networkPixelBurst: 300,
+        socketsPerIdentity: 3,
+        socketsPerNetwork: 0,
+        frozen: false,
+      },
+      pixelLogRetention: { maxAgeMs: 24 * 3_600_000, maxRows: 5000 },
     });
     expect(warn).not.toHaveBeenCalled();
+  });
+
+  it("falls back for a per-identity rate of 0 (it may not be off) and a log smaller than 1,000 rows", () => {
+    const config = canvasConfig({ RATE_LIMIT_PIXELS_PER_SECOND: "0", PIXEL_LOG_MAX_ROWS: "10" });
+    expect(config.limits.pixelsPerSecond).toBe(10);
+    expect(config.pixelLogRetention.maxRows).toBe(10_000_000);
+    expect(warn).toHaveBeenCalledTimes(2);
   });
 
   it("accepts sides from 1 to MAX_CANVAS_SIDE and intervals from 1 to 1000 ms", () => {

@@ -4,6 +4,7 @@
  * value is checked; a bad one falls back to its default with a logged warning rather than taking the
  * canvas down, because a typo in a dashboard variable should not become an outage.
  */
+import { LIMIT_RANGES, type Limits } from "./limits.ts";
 import { DEFAULT_PALETTE, MAX_CANVAS_SIDE } from "./protocol.ts";
 
 /** The one canvas's name: every edge addresses the Canvas Durable Object by it. */
@@ -16,12 +17,28 @@ export interface Vars {
   RATE_LIMIT_PIXELS_PER_SECOND?: string;
   RATE_LIMIT_PIXEL_BURST?: string;
   RATE_LIMIT_FRAMES_PER_SECOND?: string;
+  RATE_LIMIT_NETWORK_PIXELS_PER_SECOND?: string;
+  RATE_LIMIT_NETWORK_PIXEL_BURST?: string;
+  MAX_SOCKETS_PER_IDENTITY?: string;
+  MAX_SOCKETS_PER_NETWORK?: string;
+  PIXEL_LOG_RETENTION_HOURS?: string;
+  PIXEL_LOG_MAX_ROWS?: string;
   CANVAS_WIDTH?: string;
   CANVAS_HEIGHT?: string;
   CANVAS_PALETTE?: string;
   BROADCAST_INTERVAL_MS?: string;
   BROADCAST_SEND_BUDGET?: string;
   PRESENCE_HEARTBEAT_MS?: string;
+}
+
+/**
+ * Secrets, set with `wrangler secret put` (or `.dev.vars` locally), never in wrangler.toml.
+ * IDENTITY_SECRET signs identity cookies; without it a built-in development secret is used and
+ * /api/health says so. ADMIN_TOKEN is the bearer token of the admin API; without it the API is off.
+ */
+export interface Secrets {
+  IDENTITY_SECRET?: string;
+  ADMIN_TOKEN?: string;
 }
 
 export interface EdgeConfig {
@@ -43,6 +60,9 @@ export interface CanvasConfig {
   broadcastSendBudget: number;
   /** An isolate silent this long is forgotten: three missed heartbeats. */
   presenceExpiryMs: number;
+  /** The limits until an admin changes them (live knobs, stored by the canvas). */
+  limits: Limits;
+  pixelLogRetention: { maxAgeMs: number; maxRows: number };
 }
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -69,11 +89,40 @@ export function parsePalette(raw: string): number[] | undefined {
   return colours;
 }
 
+function limit(name: string, key: keyof typeof LIMIT_RANGES, raw: string | undefined, fallback: number): number {
+  const [min, max] = LIMIT_RANGES[key];
+  return int(name, raw, fallback, min, max);
+}
+
+/** The configured limits: per identity from RATE_LIMIT_PIXEL*, per network and socket caps. */
+export function defaultLimits(vars: Vars): Limits {
+  return {
+    pixelsPerSecond: limit("RATE_LIMIT_PIXELS_PER_SECOND", "pixelsPerSecond", vars.RATE_LIMIT_PIXELS_PER_SECOND, 10),
+    pixelBurst: limit("RATE_LIMIT_PIXEL_BURST", "pixelBurst", vars.RATE_LIMIT_PIXEL_BURST, 30),
+    networkPixelsPerSecond: limit(
+      "RATE_LIMIT_NETWORK_PIXELS_PER_SECOND",
+      "networkPixelsPerSecond",
+      vars.RATE_LIMIT_NETWORK_PIXELS_PER_SECOND,
+      100,
+    ),
+    networkPixelBurst: limit(
+      "RATE_LIMIT_NETWORK_PIXEL_BURST",
+      "networkPixelBurst",
+      vars.RATE_LIMIT_NETWORK_PIXEL_BURST,
+      300,
+    ),
+    socketsPerIdentity: limit("MAX_SOCKETS_PER_IDENTITY", "socketsPerIdentity", vars.MAX_SOCKETS_PER_IDENTITY, 10),
+    socketsPerNetwork: limit("MAX_SOCKETS_PER_NETWORK", "socketsPerNetwork", vars.MAX_SOCKETS_PER_NETWORK, 100),
+    frozen: false,
+  };
+}
+
 function presenceHeartbeatMs(vars: Vars): number {
   return int("PRESENCE_HEARTBEAT_MS", vars.PRESENCE_HEARTBEAT_MS, 10_000, 50, 600_000);
 }
 
 export function edgeConfig(vars: Vars): EdgeConfig {
+  const limits = defaultLimits(vars);
   return {
     // Empty means "use the colo of each request" (production); local stacks name their region.
     region: (vars.REGION ?? "").trim(),
@@ -81,9 +130,9 @@ export function edgeConfig(vars: Vars): EdgeConfig {
       .split(",")
       .map((o) => o.trim())
       .filter((o) => o !== ""),
-    pixelsPerSecond: int("RATE_LIMIT_PIXELS_PER_SECOND", vars.RATE_LIMIT_PIXELS_PER_SECOND, 10, 1, 65535),
     // The burst may be smaller than a full Place frame: clients read it from the hello and send less.
-    pixelBurst: int("RATE_LIMIT_PIXEL_BURST", vars.RATE_LIMIT_PIXEL_BURST, 30, 1, 65535),
+    pixelsPerSecond: limits.pixelsPerSecond,
+    pixelBurst: limits.pixelBurst,
     framesPerSecond: int("RATE_LIMIT_FRAMES_PER_SECOND", vars.RATE_LIMIT_FRAMES_PER_SECOND, 30, 1, 100000),
     presenceHeartbeatMs: presenceHeartbeatMs(vars),
   };
@@ -103,5 +152,10 @@ export function canvasConfig(vars: Vars): CanvasConfig {
     broadcastIntervalMs: int("BROADCAST_INTERVAL_MS", vars.BROADCAST_INTERVAL_MS, 20, 1, 1000),
     broadcastSendBudget: int("BROADCAST_SEND_BUDGET", vars.BROADCAST_SEND_BUDGET, 20_000, 100, 10_000_000),
     presenceExpiryMs: 3 * presenceHeartbeatMs(vars),
+    limits: defaultLimits(vars),
+    pixelLogRetention: {
+      maxAgeMs: int("PIXEL_LOG_RETENTION_HOURS", vars.PIXEL_LOG_RETENTION_HOURS, 168, 1, 24 * 366) * 3_600_000,
+      maxRows: int("PIXEL_LOG_MAX_ROWS", vars.PIXEL_LOG_MAX_ROWS, 10_000_000, 1000, 1_000_000_000),
+    },
   };
 }

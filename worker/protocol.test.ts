@@ -21,6 +21,7 @@ import {
   encodeCatchUp,
   encodeClientHello,
   encodeError,
+  encodeLimits,
   encodePixels,
   encodePlace,
   encodePresence,
@@ -582,7 +583,7 @@ describe("[P9] errors", () => {
   });
 
   it("[P9] rejects an Error frame with an unknown code, a truncated header, or a message length that disagrees", () => {
-    for (const code of [0, ErrorCode.StorageFailed + 1, 255]) {
+    for (const code of [0, ErrorCode.Banned + 1, 255]) {
       const bytes = encodeError(ErrorCode.BadFrame, "x");
       bytes[1] = code;
       expect(errorOf(decodeServerMessage(bytes)), `code ${code}`).toBe(ErrorCode.BadFrame);
@@ -839,10 +840,84 @@ describe("CanvasInfo", () => {
   });
 });
 
+describe("[P17] Limits", () => {
+  it("[P17] lays out op u8, pixelsPerSecond u16, burst u16, flags u8, big-endian, in 6 bytes", () => {
+    expect([...encodeLimits({ pixelsPerSecond: 0x1234, burst: 0xabcd, frozen: true })]).toEqual([
+      0x86, 0x12, 0x34, 0xab, 0xcd, 0x01,
+    ]);
+    expect([...encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: false })]).toEqual([0x86, 0, 10, 0, 20, 0]);
+  });
+
+  it("[P17] round-trips the rate, the burst and frozen true and false", () => {
+    for (const limits of [
+      { pixelsPerSecond: 10, burst: 20, frozen: false },
+      { pixelsPerSecond: 10, burst: 20, frozen: true },
+      { pixelsPerSecond: 1, burst: 1, frozen: false },
+      { pixelsPerSecond: 0, burst: 0, frozen: true },
+      { pixelsPerSecond: 65535, burst: 65535, frozen: false },
+    ]) {
+      expect(decodedValue(decodeServerMessage(encodeLimits(limits))), JSON.stringify(limits)).toEqual({
+        op: Op.Limits,
+        ...limits,
+      });
+      expect(decodedValue(decodeServerMessage(atOffset(encodeLimits(limits)), BOUNDS))).toEqual({
+        op: Op.Limits,
+        ...limits,
+      });
+    }
+  });
+
+  it("[P17] a rate or burst above 65535 is sent as 65535, not wrapped", () => {
+    const decoded = decodedValue(
+      decodeServerMessage(encodeLimits({ pixelsPerSecond: 65536, burst: 1_000_000, frozen: true })),
+    );
+    expect(decoded).toEqual({ op: Op.Limits, pixelsPerSecond: 65535, burst: 65535, frozen: true });
+  });
+
+  it("[P17] a Limits frame of any other length is BadFrame", () => {
+    const bytes = encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: false });
+    for (let length = 1; length < bytes.length; length++) {
+      expect(errorOf(decodeServerMessage(bytes.subarray(0, length))), `${length} bytes`).toBe(ErrorCode.BadFrame);
+    }
+    const trailing = new Uint8Array(bytes.length + 1);
+    trailing.set(bytes);
+    expect(errorOf(decodeServerMessage(trailing))).toBe(ErrorCode.BadFrame);
+  });
+
+  it("[P17] flags other than bit 0 are BadFrame", () => {
+    for (const flags of [2, 3, 0x80, 0x81, 0xff]) {
+      const bytes = encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: false });
+      bytes[5] = flags;
+      expect(errorOf(decodeServerMessage(bytes)), `flags ${flags}`).toBe(ErrorCode.BadFrame);
+    }
+  });
+});
+
+describe("[P9] Frozen and Banned", () => {
+  it("[P9] are named frozen and banned, and are not fatal", () => {
+    expect(ErrorCode.Frozen).toBe(12);
+    expect(ErrorCode.Banned).toBe(13);
+    expect(ERROR_NAMES[ErrorCode.Frozen]).toBe("frozen");
+    expect(ERROR_NAMES[ErrorCode.Banned]).toBe("banned");
+    expect(FATAL_ERRORS.has(ErrorCode.Frozen)).toBe(false);
+    expect(FATAL_ERRORS.has(ErrorCode.Banned)).toBe(false);
+  });
+
+  it("[P9] Error frames with them decode with their codes", () => {
+    for (const code of [ErrorCode.Frozen, ErrorCode.Banned]) {
+      const bytes = encodeError(code, ERROR_NAMES[code], 77, 0);
+      expect(bytes[1]).toBe(code);
+      const decoded = decodedValue(decodeServerMessage(bytes));
+      expect(decoded).toEqual({ op: Op.Error, code, nonce: 77, retryAfterMs: 0, message: ERROR_NAMES[code] });
+      expect(decoded.op === Op.Error && ERROR_NAMES[decoded.code]).toBe(ERROR_NAMES[code]);
+    }
+  });
+});
+
 describe("server decoder: unknown opcodes", () => {
   it("[P4] an empty frame or an opcode that is not a server opcode is BadFrame", () => {
     expect(errorOf(decodeServerMessage(new Uint8Array(0), BOUNDS))).toBe(ErrorCode.BadFrame);
-    const known = new Set<number>([Op.ServerHello, Op.Pixels, Op.Presence, Op.Error, Op.Resync]);
+    const known = new Set<number>([Op.ServerHello, Op.Pixels, Op.Presence, Op.Error, Op.Resync, Op.Limits]);
     for (let op = 0; op < 256; op++) {
       if (known.has(op)) continue;
       const bytes = new Uint8Array(5);
@@ -911,6 +986,7 @@ function validFrames(random: () => number): Uint8Array[] {
       seq: 2,
       pixels: Uint8Array.from({ length: w * h }, () => below(random, BOUNDS.paletteSize)),
     }),
+    encodeLimits({ pixelsPerSecond: below(random, 70_000), burst: below(random, 70_000), frozen: random() < 0.5 }),
   ];
 }
 

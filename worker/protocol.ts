@@ -23,6 +23,7 @@ export const Op = {
   Presence: 0x83,
   Error: 0x84,
   Resync: 0x85,
+  Limits: 0x86,
   CanvasInfo: 0x41,
   PresenceReport: 0x42,
 } as const;
@@ -41,6 +42,8 @@ export const ErrorCode = {
   Unavailable: 9,
   Internal: 10,
   StorageFailed: 11,
+  Frozen: 12,
+  Banned: 13,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -57,6 +60,8 @@ export const ERROR_NAMES: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.Unavailable]: "canvas_unavailable",
   [ErrorCode.Internal]: "internal_error",
   [ErrorCode.StorageFailed]: "storage_failed",
+  [ErrorCode.Frozen]: "frozen",
+  [ErrorCode.Banned]: "banned",
 };
 
 /** Errors after which the server closes the socket. The others reject one frame and carry on. */
@@ -167,7 +172,19 @@ export interface Resync {
   /** The server's current sequence; the client must refetch the snapshot. */
   seq: number;
 }
-export type ServerMessage = ServerHello | PixelsFrame | Presence | ErrorFrame | Resync;
+/**
+ * The placement limits in force, sent after the hello and again whenever an admin changes them, so
+ * clients pace themselves by what the canvas enforces now [P17].
+ */
+export interface Limits {
+  op: typeof Op.Limits;
+  /** Pixels per second per identity, and the burst, as in the hello's rate limit. */
+  pixelsPerSecond: number;
+  burst: number;
+  /** True while the canvas is frozen: every placement is refused with `frozen`. */
+  frozen: boolean;
+}
+export type ServerMessage = ServerHello | PixelsFrame | Presence | ErrorFrame | Resync | Limits;
 
 /** Sent by the Canvas Durable Object first on every channel: what the edge needs to validate and greet. */
 export interface CanvasInfo {
@@ -462,8 +479,19 @@ export function encodeResync(seq: number): Uint8Array {
   return bytes;
 }
 
+/** Limits: op u8, pixelsPerSecond u16, burst u16, flags u8 (bit 0: frozen) [P17]. */
+export function encodeLimits(limits: Omit<Limits, "op">): Uint8Array {
+  const bytes = new Uint8Array(6);
+  const view = asView(bytes);
+  view.setUint8(0, Op.Limits);
+  view.setUint16(1, Math.min(0xffff, limits.pixelsPerSecond));
+  view.setUint16(3, Math.min(0xffff, limits.burst));
+  view.setUint8(5, limits.frozen ? 1 : 0);
+  return bytes;
+}
+
 function isErrorCode(value: number): value is ErrorCode {
-  return value >= ErrorCode.BadFrame && value <= ErrorCode.StorageFailed;
+  return value >= ErrorCode.BadFrame && value <= ErrorCode.Banned;
 }
 
 /**
@@ -548,6 +576,15 @@ export function decodeServerMessage(
     case Op.Resync: {
       if (view.byteLength !== 5) return fail(ErrorCode.BadFrame, "resync: bad length");
       return { ok: true, value: { op: Op.Resync, seq: view.getUint32(1) } };
+    }
+    case Op.Limits: {
+      if (view.byteLength !== 6) return fail(ErrorCode.BadFrame, "limits: bad length");
+      const flags = view.getUint8(5);
+      if (flags > 1) return fail(ErrorCode.BadFrame, `limits: unknown flags ${flags}`);
+      return {
+        ok: true,
+        value: { op: Op.Limits, pixelsPerSecond: view.getUint16(1), burst: view.getUint16(3), frozen: flags === 1 },
+      };
     }
     default:
       return fail(ErrorCode.BadFrame, `unknown opcode 0x${op.toString(16).padStart(2, "0")}`);

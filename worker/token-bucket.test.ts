@@ -155,4 +155,110 @@ describe("TokenBucket", () => {
       expect(bucket.waitMs(10, T0 + 5000)).toBe(0);
     });
   });
+
+  describe("setLimits", () => {
+    it("keeps the tokens earned so far when the capacity grows, without granting the difference", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(20, T0); // 10 left
+      bucket.setLimits(50, 10, T0 + 500); // 5 more earned before the change
+      expect(bucket.capacity).toBe(50);
+      expect(bucket.available(T0 + 500)).toBeCloseTo(15, 10);
+      // and it may now fill past the old capacity
+      expect(bucket.available(T0 + 60_000)).toBe(50);
+    });
+
+    it("caps the tokens at a lower capacity", () => {
+      const full = new TokenBucket(30, 10, T0);
+      full.setLimits(5, 10, T0);
+      expect(full.available(T0)).toBe(5);
+      expect(full.take(6, T0 + 60_000)).toBe(false);
+      expect(full.take(5, T0 + 60_000)).toBe(true);
+
+      const half = new TokenBucket(30, 10, T0);
+      half.take(27, T0); // 3 left, under the new capacity: kept
+      half.setLimits(5, 10, T0);
+      expect(half.available(T0)).toBe(3);
+    });
+
+    it("refills at the old rate up to the change and at the new rate after it", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(30, T0);
+      bucket.setLimits(30, 100, T0 + 1000);
+      expect(bucket.ratePerSecond).toBe(100);
+      expect(bucket.available(T0 + 1000)).toBeCloseTo(10, 10); // 1 s at 10/s
+      expect(bucket.available(T0 + 1100)).toBeCloseTo(20, 10); // then 0.1 s at 100/s
+      expect(bucket.waitMs(30, T0 + 1100)).toBeCloseTo(100, 6);
+    });
+
+    it("a lower rate slows the refill", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(30, T0);
+      bucket.setLimits(30, 1, T0);
+      expect(bucket.available(T0 + 1000)).toBeCloseTo(1, 10);
+      expect(bucket.waitMs(10, T0 + 1000)).toBeCloseTo(9000, 6);
+    });
+
+    it("a change dated before the last update (a clock step back) does not drain or refill", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(10, T0);
+      bucket.setLimits(40, 10, T0 - 5000);
+      expect(bucket.available(T0)).toBe(20);
+    });
+
+    it("refuses a capacity or rate that is not positive, and leaves the bucket as it was", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(10, T0);
+      for (const [capacity, rate] of [
+        [0, 10],
+        [-1, 10],
+        [Number.NaN, 10],
+        [30, 0],
+        [30, -5],
+        [30, Number.NaN],
+      ] as const) {
+        expect(() => bucket.setLimits(capacity, rate, T0), `${capacity}, ${rate}`).toThrow(RangeError);
+      }
+      expect(bucket.capacity).toBe(30);
+      expect(bucket.ratePerSecond).toBe(10);
+      expect(bucket.available(T0)).toBe(20);
+    });
+  });
+
+  describe("isFull", () => {
+    it("is true for a fresh bucket and false once anything is taken", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      expect(bucket.isFull(T0)).toBe(true);
+      bucket.take(0.5, T0);
+      expect(bucket.isFull(T0)).toBe(false);
+    });
+
+    it("is true again once the bucket has refilled, not before", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(5, T0);
+      expect(bucket.isFull(T0 + 499)).toBe(false);
+      expect(bucket.isFull(T0 + 500)).toBe(true);
+    });
+
+    it("a failed take leaves a full bucket full", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      expect(bucket.take(31, T0)).toBe(false);
+      expect(bucket.isFull(T0)).toBe(true);
+    });
+
+    it("follows setLimits: full after a cut, not full after a raise until refilled", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(10, T0);
+      bucket.setLimits(20, 10, T0);
+      expect(bucket.isFull(T0)).toBe(true);
+      bucket.setLimits(40, 10, T0);
+      expect(bucket.isFull(T0)).toBe(false);
+      expect(bucket.isFull(T0 + 2000)).toBe(true);
+    });
+
+    it("a clock stepping back does not make a bucket full", () => {
+      const bucket = new TokenBucket(30, 10, T0);
+      bucket.take(30, T0);
+      expect(bucket.isFull(T0 - 60_000)).toBe(false);
+    });
+  });
 });

@@ -12,8 +12,8 @@ import { prng } from "../../test/support/random.ts";
 import { CanvasState } from "../../worker/canvas/canvas-state.ts";
 import { FrameRing } from "../../worker/canvas/frame-ring.ts";
 import { Hub } from "../../worker/canvas/hub.ts";
-import { TokenBucket } from "../../worker/edge/token-bucket.ts";
 import { decodeClientMessage, encodePixels, encodePlace, type Pixel } from "../../worker/protocol.ts";
+import { TokenBucket } from "../../worker/token-bucket.ts";
 
 const { values } = parseArgs({ options: { json: { type: "string" } } });
 const bounds = { width: 1000, height: 1000, paletteSize: 32 };

@@ -30,6 +30,7 @@ interface Hooks {
   counters(): { pixelsApplied: number; paints: number };
   placeUnchecked(x: number, y: number, colour: number): void;
   pending(): number;
+  identity(): string | undefined;
 }
 declare global {
   interface Window {
@@ -109,6 +110,14 @@ export function pendingOf(page: Page): Promise<number> {
 /** Pixels applied from server frames and canvas repaints since the page loaded. */
 export function countersOf(page: Page): Promise<{ pixelsApplied: number; paints: number }> {
   return page.evaluate(() => window.__pixelPlayground?.counters() ?? { pixelsApplied: -1, paints: -1 });
+}
+
+/** Shift+clicks the canvas pixel (x, y): opens the pixel info panel on it. */
+export async function inspectPixel(page: Page, x: number, y: number): Promise<void> {
+  const at = await screenPoint(page, x, y);
+  await page.keyboard.down("Shift");
+  await page.mouse.click(at.x, at.y);
+  await page.keyboard.up("Shift");
 }
 
 /** Waits until the page has no pixels of its own pending or queued. */

@@ -23,6 +23,8 @@ export class TestClient {
   private waiters: (() => void)[] = [];
   private cursor = 0;
   hello!: ServerHello;
+  /** The identity cookie the upgrade set (`pp_id=…`), when the client had none. */
+  setCookie: string | undefined;
 
   private constructor(readonly ws: WebSocket) {
     let resolveClosed: (c: Closed) => void = () => {};
@@ -48,16 +50,24 @@ export class TestClient {
       : undefined;
   }
 
-  /** Opens /ws, waits for the server hello, and (unless told not to) sends the client hello. */
-  static async connect(options: { origin?: string; hello?: boolean; resumeSeq?: number } = {}): Promise<TestClient> {
+  /**
+   * Opens /ws, waits for the server hello, and (unless told not to) sends the client hello. `cookie`
+   * presents an identity (`pp_id=…`); `ip` stands for the client address Cloudflare would give.
+   */
+  static async connect(
+    options: { origin?: string; hello?: boolean; resumeSeq?: number; cookie?: string; ip?: string } = {},
+  ): Promise<TestClient> {
     const headers: Record<string, string> = { Upgrade: "websocket" };
     if (options.origin) headers.Origin = options.origin;
+    if (options.cookie) headers.Cookie = options.cookie;
+    if (options.ip) headers["CF-Connecting-IP"] = options.ip;
     const response = await SELF.fetch("https://pixels.test/ws", { headers });
     const ws = response.webSocket;
     if (response.status !== 101 || !ws) throw new Error(`upgrade failed: ${response.status} ${await response.text()}`);
     ws.binaryType = "arraybuffer";
     ws.accept();
     const client = new TestClient(ws);
+    client.setCookie = response.headers.get("Set-Cookie") ?? undefined;
     const hello = await client.next((m) => m.op === Op.ServerHello);
     if (hello.op !== Op.ServerHello) throw new Error("unreachable");
     client.hello = hello;

@@ -2,23 +2,32 @@
  * @module attachment
  * What the Canvas Durable Object remembers about each edge channel. It lives in the socket's
  * serialized attachment, because a hibernated object wakes with its sockets but without its fields;
- * it is shape-checked on every read, since a wake after a deploy may find an older shape.
+ * it is shape-checked on every read, since a wake after a deploy may find an older shape (which the
+ * object closes, and the edge reconnects).
  */
 
 export interface ChannelAttachment {
-  v: 1;
+  v: 2;
   /** The edge isolate that holds the client end of this channel. */
   isolateId: string;
   region: string;
   connectedAt: number;
+  /** The signed identity of the client, and its network (IPv4 address or IPv6 /64), as the edge saw them. */
+  identity: string;
+  network: string;
+  /** The identity's number in the pixel log. */
+  who: number;
 }
 
 export function isChannelAttachment(value: unknown): value is ChannelAttachment {
   if (typeof value !== "object" || value === null) return false;
   return (
-    Reflect.get(value, "v") === 1 &&
+    Reflect.get(value, "v") === 2 &&
     typeof Reflect.get(value, "isolateId") === "string" &&
     typeof Reflect.get(value, "region") === "string" &&
-    typeof Reflect.get(value, "connectedAt") === "number"
+    typeof Reflect.get(value, "connectedAt") === "number" &&
+    typeof Reflect.get(value, "identity") === "string" &&
+    typeof Reflect.get(value, "network") === "string" &&
+    typeof Reflect.get(value, "who") === "number"
   );
 }

@@ -9,7 +9,9 @@
  * CatchUp frames in and the broadcast bytes out, which the edge passes to its client untouched.
  */
 import { DurableObject } from "cloudflare:workers";
-import { canvasConfig } from "../config.ts";
+import type { AdminAction } from "../admin.ts";
+import { type CanvasConfig, canvasConfig } from "../config.ts";
+import { applyLimitsPatch, type Limits } from "../limits.ts";
 import {
   type CanvasBounds,
   decodeClientMessage,
@@ -18,6 +20,7 @@ import {
   ErrorCode,
   encodeCanvasInfo,
   encodeError,
+  encodeLimits,
   encodePixels,
   encodePresence,
   encodeResync,
@@ -25,11 +28,14 @@ import {
   MAX_FRAME_PIXELS,
   MAX_LABEL_BYTES,
   Op,
+  type Pixel,
 } from "../protocol.ts";
 import { type ChannelAttachment, isChannelAttachment } from "./attachment.ts";
 import type { CanvasState } from "./canvas-state.ts";
 import { FrameRing } from "./frame-ring.ts";
-import { Hub } from "./hub.ts";
+import { Guard } from "./guard.ts";
+import { Hub, type PendingPlacement } from "./hub.ts";
+import { ADMIN_IDENTITY, type AuditEntry, ModerationStore, type PixelLogEntry } from "./moderation-store.ts";
 import { PresenceRegistry, type PresenceTotals, totalsDiffer } from "./presence-registry.ts";
 import { type CanvasShape, CanvasStore } from "./store.ts";
 
@@ -58,6 +64,45 @@ export interface PresenceStats extends PresenceTotals {
   isolates: IsolateStats[];
 }
 
+/** Who placed a pending placement, and the channel to answer (none for an admin's). */
+interface PlacementOrigin {
+  ws: WebSocket | undefined;
+  who: number;
+}
+
+/** The result of an admin action: an HTTP status and a JSON body for the edge to return. */
+interface AdminOutcome {
+  status: 200 | 400 | 404;
+  body: Record<string, unknown>;
+}
+
+/** An AdminOutcome across RPC: the body as JSON text (RPC types cannot carry `unknown`). */
+export interface AdminResult {
+  status: 200 | 400 | 404;
+  json: string;
+}
+
+export interface AdminState {
+  limits: Limits;
+  defaults: Limits;
+  bans: { identity: string; at: number; reason: string }[];
+  pixelLogRows: number;
+}
+
+export interface PixelInfo {
+  x: number;
+  y: number;
+  colour: number;
+  /** Newest first; empty when nobody drew here within the log's retention. */
+  history: PixelLogEntry[];
+}
+
+/** Opening a channel was refused: the edge answers the client's upgrade with this. */
+export interface ChannelRefusal {
+  error: "too_many_sockets";
+  message: string;
+}
+
 export interface CanvasStats {
   seq: number;
   width: number;
@@ -75,7 +120,12 @@ export class CanvasObject extends DurableObject<Env> {
   private readonly shape: CanvasShape;
   private readonly bounds: CanvasBounds;
   private readonly canvas: CanvasState;
-  private readonly hub: Hub<WebSocket>;
+  private readonly hub: Hub<PlacementOrigin>;
+  private readonly config: CanvasConfig;
+  private readonly moderation: ModerationStore;
+  private readonly guard: Guard;
+  /** Channels counted in the guard's socket caps, so a close is uncounted exactly once. */
+  private readonly counted = new WeakSet<WebSocket>();
   private readonly ring = new FrameRing(RING_FRAMES, RING_BYTES);
   /**
    * Attachments already read and checked, so the per-message path does not deserialize one each
@@ -100,6 +150,7 @@ export class CanvasObject extends DurableObject<Env> {
     super(ctx, env);
     const started = performance.now();
     const config = canvasConfig(env);
+    this.config = config;
     // SQLite calls are synchronous, so the whole load happens here, before any event is delivered.
     this.store = new CanvasStore(ctx.storage.sql);
     const loaded = this.store.load({ width: config.width, height: config.height, palette: config.palette });
@@ -109,7 +160,20 @@ export class CanvasObject extends DurableObject<Env> {
     this.shape = loaded.shape;
     this.canvas = loaded.canvas;
     this.bounds = { width: loaded.shape.width, height: loaded.shape.height, paletteSize: loaded.shape.palette.length };
-    this.hub = new Hub(config.broadcastIntervalMs, loaded.seq, MAX_FRAME_PIXELS, config.broadcastSendBudget);
+    this.hub = new Hub(
+      config.broadcastIntervalMs,
+      loaded.seq,
+      MAX_FRAME_PIXELS,
+      config.broadcastSendBudget,
+    );
+    this.moderation = new ModerationStore(ctx.storage.sql, loaded.shape.width);
+    this.guard = new Guard(applyLimitsPatch(config.limits, this.moderation.limitOverrides()));
+    for (const ban of this.moderation.bans()) this.guard.setBanned(ban.identity, true);
+    // A wake from hibernation finds its channels already open: count them against the caps again.
+    for (const ws of ctx.getWebSockets()) {
+      const attachment = this.channelOf(ws);
+      if (attachment) this.countSocket(ws, attachment);
+    }
     for (const frame of loaded.frames) this.ring.push(frame);
     this.presence = new PresenceRegistry(config.presenceExpiryMs);
     for (const report of this.store.loadPresence()) this.presence.apply(report);
@@ -117,7 +181,10 @@ export class CanvasObject extends DurableObject<Env> {
     this.coldStartMs = performance.now() - started;
   }
 
-  /** Opens an edge channel: `GET /channel?isolate=…&region=…` with a WebSocket upgrade. */
+  /**
+   * Opens an edge channel: `GET /channel?isolate=…&region=…&identity=…&network=…` with a WebSocket
+   * upgrade. Refused with 429 and a JSON body when the identity or network has its cap of sockets.
+   */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname !== "/channel") return new Response("not found", { status: 404 });
@@ -126,20 +193,27 @@ export class CanvasObject extends DurableObject<Env> {
     }
     const isolateId = url.searchParams.get("isolate") ?? "";
     const region = url.searchParams.get("region") ?? "";
+    const identity = url.searchParams.get("identity") ?? "";
+    const network = url.searchParams.get("network") ?? "";
     const encoder = new TextEncoder();
-    if (
-      !isolateId ||
-      encoder.encode(isolateId).length > MAX_LABEL_BYTES ||
-      encoder.encode(region).length > MAX_LABEL_BYTES
-    ) {
-      return new Response("isolate and region are required labels", { status: 400 });
+    const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
+    if (!label(isolateId) || !label(identity) || !label(network) || encoder.encode(region).length > MAX_LABEL_BYTES) {
+      return new Response("isolate, identity and network are required labels", { status: 400 });
+    }
+    const refused = this.guard.socketRefusal({ identity, network });
+    if (refused) {
+      const body: ChannelRefusal = { error: "too_many_sockets", message: refused };
+      return Response.json(body, { status: 429 });
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     // The Hibernation API: the runtime holds the socket, and the object may sleep while it is idle.
     this.ctx.acceptWebSocket(server);
-    const attachment: ChannelAttachment = { v: 1, isolateId, region, connectedAt: Date.now() };
+    const who = this.moderation.identityNumber(identity);
+    const attachment: ChannelAttachment = { v: 2, isolateId, region, connectedAt: Date.now(), identity, network, who };
     server.serializeAttachment(attachment);
+    this.channels.set(server, attachment);
+    this.countSocket(server, attachment);
     // Sent in the same synchronous step as the accept: every frame after `seq` reaches this socket.
     server.send(
       encodeCanvasInfo({
@@ -152,6 +226,7 @@ export class CanvasObject extends DurableObject<Env> {
     );
     const online = this.presence.totals();
     server.send(encodePresence(online.total, online.regions));
+    server.send(this.limitsFrame());
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -180,10 +255,17 @@ export class CanvasObject extends DurableObject<Env> {
     }
     const msg = decoded.value;
     switch (msg.op) {
-      case Op.Place:
-        this.hub.add({ origin: ws, nonce: msg.nonce, pixels: msg.pixels });
+      case Op.Place: {
+        const refusal = this.guard.admitPlacement(attachment, msg.pixels.length, Date.now());
+        if (refusal) {
+          const { code, message: reason, retryAfterMs } = refusal;
+          ws.send(encodeError(code, `${ERROR_NAMES[code]}: ${reason}`, msg.nonce, retryAfterMs));
+          break;
+        }
+        this.hub.add({ origin: { ws, who: attachment.who }, nonce: msg.nonce, pixels: msg.pixels });
         this.scheduleFlush();
         break;
+      }
       case Op.CatchUp:
         this.catchUp(ws, msg.fromSeq);
         break;
@@ -195,6 +277,7 @@ export class CanvasObject extends DurableObject<Env> {
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    this.uncountSocket(ws);
     // Answer the close handshake; 1005/1006/1015 are reserved and may not be sent.
     const reply = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
     try {
@@ -204,8 +287,37 @@ export class CanvasObject extends DurableObject<Env> {
     }
   }
 
-  override webSocketError(_ws: WebSocket, error: unknown): void {
+  override webSocketError(ws: WebSocket, error: unknown): void {
+    this.uncountSocket(ws);
     console.warn("canvas: channel error", error);
+  }
+
+  private countSocket(ws: WebSocket, attachment: ChannelAttachment): void {
+    if (this.counted.has(ws)) return;
+    this.counted.add(ws);
+    this.guard.socketOpened(attachment);
+  }
+
+  private uncountSocket(ws: WebSocket): void {
+    const attachment = this.channelOf(ws);
+    if (!attachment || !this.counted.has(ws)) return;
+    this.counted.delete(ws);
+    this.guard.socketClosed(attachment);
+  }
+
+  private limitsFrame(): Uint8Array {
+    const l = this.guard.limits;
+    return encodeLimits({ pixelsPerSecond: l.pixelsPerSecond, burst: l.pixelBurst, frozen: l.frozen });
+  }
+
+  private sendToAll(frame: Uint8Array): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(frame);
+      } catch {
+        // closing
+      }
+    }
   }
 
   /** The channel's attachment, shape-checked; undefined when it does not check out. */
@@ -237,14 +349,7 @@ export class CanvasObject extends DurableObject<Env> {
       if (!totalsDiffer(totals, this.presenceSent)) return;
       this.lastPresenceAt = Date.now();
       this.presenceSent = totals;
-      const frame = encodePresence(totals.total, totals.regions);
-      for (const ws of this.ctx.getWebSockets()) {
-        try {
-          ws.send(frame);
-        } catch {
-          // closing
-        }
-      }
+      this.sendToAll(encodePresence(totals.total, totals.regions));
     }, delay);
   }
 
@@ -279,13 +384,11 @@ export class CanvasObject extends DurableObject<Env> {
 
   private scheduleFlush(): void {
     if (this.flushTimer !== undefined) return;
-    this.flushTimer = setTimeout(
-      () => {
-        this.flushTimer = undefined;
-        this.flush();
-      },
-      this.hub.delayUntilFlush(Date.now(), this.socketsAtLastFlush),
-    );
+    const delay = this.hub.delayUntilFlush(Date.now(), this.socketsAtLastFlush);
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, delay);
   }
 
   /**
@@ -293,7 +396,8 @@ export class CanvasObject extends DurableObject<Env> {
    * so the output gate releases the sends only once the write is durable.
    */
   private flush(): void {
-    const batches = this.hub.drain(Date.now());
+    const now = Date.now();
+    const batches = this.hub.drain(now);
     const sockets = this.ctx.getWebSockets();
     this.socketsAtLastFlush = sockets.length;
     for (let i = 0; i < batches.length; i++) {
@@ -301,7 +405,11 @@ export class CanvasObject extends DurableObject<Env> {
       if (!batch) continue;
       const frame = encodePixels(batch.seq, batch.pixels);
       try {
-        this.store.appendFrame(batch.seq, frame);
+        // The frame and its pixel log rows are one transaction: the log never misses a pixel anyone saw.
+        this.ctx.storage.transactionSync(() => {
+          this.store.appendFrame(batch.seq, frame);
+          this.moderation.logPlacements(batch.seq, now, batch.placements);
+        });
       } catch (error) {
         console.error("canvas: storing a frame failed; rejecting its placements", error);
         for (const rest of batches.slice(i))
@@ -321,26 +429,151 @@ export class CanvasObject extends DurableObject<Env> {
       }
       this.framesBroadcast += 1;
     }
-    if (this.store.needsCompaction) this.compact();
+    if (this.store.needsCompaction) this.compact(now);
   }
 
-  private compact(): void {
+  private compact(now: number): void {
     try {
       this.ctx.storage.transactionSync(() => this.store.compact(this.canvas, this.hub.seq));
     } catch (error) {
       // The log still holds every pixel; the next flush tries again.
       console.error("canvas: compaction failed", error);
     }
+    try {
+      this.moderation.prune(now, this.config.pixelLogRetention);
+    } catch (error) {
+      console.error("canvas: pruning the pixel log failed", error);
+    }
   }
 
-  private reject(placements: readonly { origin: WebSocket; nonce: number }[], code: ErrorCode, message: string): void {
+  private reject(placements: readonly PendingPlacement<PlacementOrigin>[], code: ErrorCode, message: string): void {
     for (const p of placements) {
       try {
-        p.origin.send(encodeError(code, `${ERROR_NAMES[code]}: ${message}`, p.nonce));
+        p.origin.ws?.send(encodeError(code, `${ERROR_NAMES[code]}: ${message}`, p.nonce));
       } catch {
         // The sender is gone; nothing to tell.
       }
     }
+  }
+
+  /** Flushes what is pending now, outside the pacing (admin actions, which are rare). */
+  private flushNow(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flush();
+  }
+
+  /** Paints pixels as an admin: logged under "admin", broadcast like any placement, stored before seen. */
+  private paintAsAdmin(pixels: readonly Pixel[]): { from: number; to: number } {
+    const who = this.moderation.identityNumber(ADMIN_IDENTITY);
+    this.flushNow(); // everything placed before the action lands first
+    const from = this.hub.seq + 1;
+    for (let i = 0; i < pixels.length; i += MAX_FRAME_PIXELS) {
+      this.hub.add({ origin: { ws: undefined, who }, nonce: 0, pixels: pixels.slice(i, i + MAX_FRAME_PIXELS) });
+    }
+    this.flushNow();
+    return { from, to: this.hub.seq };
+  }
+
+  private setLimits(limits: Limits): void {
+    this.guard.limits = limits;
+    this.sendToAll(this.limitsFrame());
+  }
+
+  /** Carries out an admin action and records it in the audit log. */
+  admin(request: AdminAction, actor: string): AdminResult {
+    const outcome = this.runAdmin(request, actor);
+    return { status: outcome.status, json: JSON.stringify(outcome.body) };
+  }
+
+  private runAdmin(request: AdminAction, actor: string): AdminOutcome {
+    const now = Date.now();
+    let result: AdminOutcome;
+    switch (request.action) {
+      case "limits":
+      case "freeze":
+      case "unfreeze": {
+        const patch = request.action === "limits" ? request.patch : { frozen: request.action === "freeze" };
+        this.moderation.saveLimitOverrides(patch);
+        this.setLimits(applyLimitsPatch(this.guard.limits, patch));
+        result = { status: 200, body: { limits: this.guard.limits } };
+        break;
+      }
+      case "reset_limits":
+        this.moderation.clearLimitOverrides();
+        this.setLimits({ ...this.config.limits });
+        result = { status: 200, body: { limits: this.guard.limits } };
+        break;
+      case "wipe": {
+        const { x, y, colour } = request;
+        if (colour >= this.shape.palette.length) {
+          return {
+            status: 400,
+            body: { error: "bad_colour", message: `the palette has ${this.shape.palette.length} colours` },
+          };
+        }
+        const right = Math.min(this.shape.width, x + request.width);
+        const bottom = Math.min(this.shape.height, y + request.height);
+        if (x >= this.shape.width || y >= this.shape.height) {
+          return {
+            status: 400,
+            body: { error: "out_of_bounds", message: `the canvas is ${this.shape.width}×${this.shape.height}` },
+          };
+        }
+        const pixels: Pixel[] = [];
+        for (let py = y; py < bottom; py++) for (let px = x; px < right; px++) pixels.push({ x: px, y: py, colour });
+        const seqs = this.paintAsAdmin(pixels);
+        result = {
+          status: 200,
+          body: { pixels: pixels.length, rect: { x, y, width: right - x, height: bottom - y }, seq: seqs },
+        };
+        break;
+      }
+      case "rollback": {
+        this.flushNow();
+        const pixels = this.moderation.rollbackPlan(request.identity, request.since);
+        const seqs = this.paintAsAdmin(pixels);
+        result = {
+          status: 200,
+          body: { identity: request.identity, since: request.since, pixels: pixels.length, seq: seqs },
+        };
+        break;
+      }
+      case "ban":
+      case "unban": {
+        const banned = request.action === "ban";
+        const changed = this.moderation.setBan(request.identity, banned, now, banned ? request.reason : "");
+        this.guard.setBanned(request.identity, banned);
+        if (!banned && !changed)
+          return { status: 404, body: { error: "not_banned", message: "that identity is not banned" } };
+        result = { status: 200, body: { identity: request.identity, banned, changed } };
+        break;
+      }
+    }
+    this.moderation.audit(now, actor, request.action, { request, result: result.body });
+    return result;
+  }
+
+  adminState(): AdminState {
+    return {
+      limits: this.guard.limits,
+      defaults: this.config.limits,
+      bans: this.moderation.bans(),
+      pixelLogRows: this.moderation.logRows(),
+    };
+  }
+
+  /** The newest admin actions, newest first, as JSON text (entries carry free-form details). */
+  auditLog(limit: number): string {
+    return JSON.stringify(this.moderation.auditLog(limit) satisfies AuditEntry[]);
+  }
+
+  /** Who drew at (x, y) and when, newest first; undefined when (x, y) is off the canvas. */
+  pixelInfo(x: number, y: number, limit = 10): PixelInfo | undefined {
+    if (x < 0 || y < 0 || x >= this.shape.width || y >= this.shape.height) return undefined;
+    // What is on the canvas now, as broadcast; placements still waiting for the next flush are not yet.
+    const colour = this.canvas.pixels[y * this.shape.width + x] ?? 0;
+    return { x, y, colour, history: this.moderation.pixelHistory(x, y, limit) };
   }
 
   /** The uncompressed snapshot: exactly the pixels of every frame up to `seq`. */

@@ -5,18 +5,24 @@
  *
  * - `GET /ws`          the client's WebSocket, terminated here and relayed to the canvas (session.ts)
  * - `GET /api/canvas`  the snapshot: gzip of header + one palette index per pixel, cached ~1 s
+ * - `GET /api/session` the caller's anonymous identity (setting its signed cookie when it has none)
+ * - `GET /api/pixel`   who drew at `?x=&y=` and when (the pixel log)
+ * - `GET /api/stats`   presence (reported and observed) and canvas counters
  * - `GET /api/health`  liveness of this edge and of the canvas behind it
+ * - `/api/admin/*`     moderation and live limits, for the bearer of ADMIN_TOKEN (docs/admin.md)
  *
  * Expected failures are HTTPExceptions with a JSON body naming the error; anything else is logged
  * with its context and answered with a generic 500 — never a stack trace.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { type AdminAction, type Parsed, parseBan, parseLimits, parseRollback, parseWipe } from "../admin.ts";
 import type { CanvasObject } from "../canvas/canvas-object.ts";
-import { CANVAS_NAME, edgeConfig } from "../config.ts";
-import { gzip } from "../protocol.ts";
+import { CANVAS_NAME, edgeConfig, type Secrets } from "../config.ts";
+import { gzip, MAX_CANVAS_SIDE } from "../protocol.ts";
+import { DEV_IDENTITY_SECRET, identify, identityCookie, isIdentityId, networkOf, tokenMatches } from "./identity.ts";
 import { getIsolateId, getPresence, regionOf } from "./isolate.ts";
-import { openChannel, Session } from "./session.ts";
+import { ChannelRefused, openChannel, Session } from "./session.ts";
 
 type AppEnv = { Bindings: Env };
 
@@ -24,8 +30,19 @@ function canvasStub(env: Env): DurableObjectStub<CanvasObject> {
   return env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
 }
 
-function jsonError(status: 400 | 403 | 404 | 405 | 426 | 503, error: string, message: string): HTTPException {
-  return new HTTPException(status, { res: Response.json({ error, message }, { status }) });
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 426 | 429 | 503;
+
+function jsonError(status: ErrorStatus, error: string, message: string, headers?: HeadersInit): HTTPException {
+  return new HTTPException(status, { res: Response.json({ error, message }, { status, headers }) });
+}
+
+function identitySecret(env: Env): string {
+  return (env as Secrets).IDENTITY_SECRET || DEV_IDENTITY_SECRET;
+}
+
+/** The client's network for per-network limits: Cloudflare's CF-Connecting-IP, grouped (identity.ts). */
+function networkOfRequest(request: Request): string {
+  return networkOf(request.headers.get("CF-Connecting-IP") ?? undefined);
 }
 
 /** Same-origin pages may always connect; other origins only when listed in ALLOWED_ORIGINS. */
@@ -44,11 +61,18 @@ app.get("/ws", async (c) => {
   if (!originAllowed(c.req.header("Origin"), c.req.url, config.allowedOrigins)) {
     throw jsonError(403, "origin_not_allowed", "this origin may not open the canvas socket");
   }
-  const who = { isolateId: getIsolateId(), region: regionOf(c.req.raw, config.region) };
+  const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
+  const who = {
+    isolateId: getIsolateId(),
+    region: regionOf(c.req.raw, config.region),
+    identity: id,
+    network: networkOfRequest(c.req.raw),
+  };
   let channel: Awaited<ReturnType<typeof openChannel>>;
   try {
     channel = await openChannel(canvasStub(c.env), who);
   } catch (error) {
+    if (error instanceof ChannelRefused) throw jsonError(429, "too_many_sockets", error.message);
     console.error("edge: opening a canvas channel failed", error);
     throw jsonError(503, "canvas_unavailable", "the canvas is not answering; try again shortly");
   }
@@ -57,7 +81,9 @@ app.get("/ws", async (c) => {
   server.binaryType = "arraybuffer";
   server.accept();
   new Session(server, channel.upstream, channel.info, config, who, Date.now(), getPresence(config.presenceHeartbeatMs));
-  return new Response(null, { status: 101, webSocket: client });
+  const headers = new Headers();
+  if (setCookie) headers.set("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
+  return new Response(null, { status: 101, webSocket: client, headers });
 });
 
 app.all("/ws", () => {
@@ -86,12 +112,107 @@ app.get("/api/canvas", async (c) => {
 app.get("/api/health", async (c) => {
   const config = edgeConfig(c.env);
   const stats = await canvasStub(c.env).stats();
+  const secrets = c.env as Secrets;
   return c.json({
     status: "ok",
     region: regionOf(c.req.raw, config.region),
     isolateId: getIsolateId(),
     canvas: { seq: stats.seq, channels: stats.channels, coldStartMs: stats.coldStartMs },
+    // Deployments should set both secrets; the development identity secret is public.
+    identitySecret: secrets.IDENTITY_SECRET ? "configured" : "development-default",
+    adminApi: secrets.ADMIN_TOKEN ? "enabled" : "disabled",
   });
+});
+
+app.get("/api/session", async (c) => {
+  const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
+  if (setCookie) c.header("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
+  c.header("Cache-Control", "no-store");
+  return c.json({ identity: id });
+});
+
+/** A query parameter as a non-negative integer below `max`, or a 400. */
+function coordinate(c: Context, name: string, max: number): number {
+  const raw = c.req.query(name) ?? "";
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) >= max) {
+    throw jsonError(400, "bad_query", `${name} must be an integer in [0, ${max - 1}]`);
+  }
+  return Number(raw);
+}
+
+app.get("/api/pixel", async (c) => {
+  const x = coordinate(c, "x", MAX_CANVAS_SIDE);
+  const y = coordinate(c, "y", MAX_CANVAS_SIDE);
+  const info = await canvasStub(c.env).pixelInfo(x, y);
+  if (!info) throw jsonError(404, "out_of_bounds", `(${x}, ${y}) is not on the canvas`);
+  return c.json(info, 200, { "Cache-Control": "no-store" });
+});
+
+// --- Admin API: a bearer token from the ADMIN_TOKEN secret; off when the secret is not set. ---
+
+app.use("/api/admin/*", async (c, next) => {
+  const expected = (c.env as Secrets).ADMIN_TOKEN ?? "";
+  if (expected === "") throw jsonError(403, "admin_disabled", "set the ADMIN_TOKEN secret to enable the admin API");
+  const header = c.req.header("Authorization") ?? "";
+  const presented = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  if (!(await tokenMatches(presented, expected))) {
+    throw jsonError(401, "unauthorized", "a valid admin bearer token is required", {
+      "WWW-Authenticate": 'Bearer realm="pixel-playground-admin"',
+    });
+  }
+  c.header("Cache-Control", "no-store");
+  await next();
+});
+
+/** Who did it, for the audit log: the admin's network and region (the token itself is never logged). */
+function actorOf(c: Context<AppEnv>): string {
+  return `admin@${networkOfRequest(c.req.raw)}/${regionOf(c.req.raw, edgeConfig(c.env).region)}`;
+}
+
+const MAX_ADMIN_BODY_BYTES = 16 * 1024;
+
+async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+  const type = c.req.header("Content-Type") ?? "";
+  if (!type.toLowerCase().startsWith("application/json")) {
+    throw jsonError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json");
+  }
+  const text = await c.req.text();
+  if (text.length > MAX_ADMIN_BODY_BYTES) throw jsonError(413, "too_large", "the body is too large");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw jsonError(400, "bad_json", "the body is not valid JSON");
+  }
+}
+
+async function runAdmin(c: Context<AppEnv>, parsed: Parsed<AdminAction>): Promise<Response> {
+  if (!parsed.ok) throw jsonError(400, "bad_request", parsed.message);
+  const result = await canvasStub(c.env).admin(parsed.value, actorOf(c));
+  return c.body(result.json, result.status, { "Content-Type": "application/json" });
+}
+
+app.get("/api/admin", async (c) => c.json(await canvasStub(c.env).adminState()));
+app.get("/api/admin/limits", async (c) => c.json((await canvasStub(c.env).adminState()).limits));
+app.patch("/api/admin/limits", async (c) => runAdmin(c, parseLimits(await jsonBody(c))));
+app.delete("/api/admin/limits", async (c) => runAdmin(c, { ok: true, value: { action: "reset_limits" } }));
+app.post("/api/admin/freeze", async (c) => runAdmin(c, { ok: true, value: { action: "freeze" } }));
+app.post("/api/admin/unfreeze", async (c) => runAdmin(c, { ok: true, value: { action: "unfreeze" } }));
+app.post("/api/admin/wipe", async (c) => runAdmin(c, parseWipe(await jsonBody(c))));
+app.post("/api/admin/rollback", async (c) => runAdmin(c, parseRollback(await jsonBody(c), Date.now())));
+app.get("/api/admin/bans", async (c) => c.json((await canvasStub(c.env).adminState()).bans));
+app.put("/api/admin/bans/:identity", async (c) => {
+  const body = c.req.header("Content-Type")?.startsWith("application/json") ? await jsonBody(c) : {};
+  return runAdmin(c, parseBan(c.req.param("identity"), body));
+});
+app.delete("/api/admin/bans/:identity", async (c) => {
+  const identity = c.req.param("identity");
+  if (!isIdentityId(identity)) throw jsonError(400, "bad_request", "not an identity id (22 base64url characters)");
+  return runAdmin(c, { ok: true, value: { action: "unban", identity } });
+});
+app.get("/api/admin/audit", async (c) => {
+  const raw = c.req.query("limit") ?? "100";
+  const limit = /^\d{1,4}$/.test(raw) ? Math.max(1, Number(raw)) : 100;
+  return c.body(await canvasStub(c.env).auditLog(limit), 200, { "Content-Type": "application/json" });
 });
 
 app.get("/api/stats", async (c) => {

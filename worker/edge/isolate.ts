@@ -5,6 +5,7 @@
  * scope"), so the id is made on the first request that asks for it.
  */
 
+import { TokenBucket } from "../token-bucket.ts";
 import { IsolatePresence } from "./presence.ts";
 
 let isolateId: string | undefined;
@@ -33,4 +34,28 @@ export function regionOf(request: Request, configured: string): string {
   if (configured !== "") return configured;
   const colo: unknown = request.cf?.colo;
   return typeof colo === "string" && colo !== "" ? colo : "unknown";
+}
+
+/**
+ * Per-identity pixel buckets shared by this isolate's sessions: an identity with three tabs on this
+ * isolate spends from one bucket, so the edge stops its flood before the canvas has to. (The canvas
+ * holds the authoritative bucket across isolates.) Released when its last session here ends.
+ */
+const identityBuckets = new Map<string, { bucket: TokenBucket; sessions: number }>();
+
+export function acquireIdentityBucket(identity: string, burst: number, perSecond: number, now: number): TokenBucket {
+  let entry = identityBuckets.get(identity);
+  if (!entry) {
+    entry = { bucket: new TokenBucket(burst, perSecond, now), sessions: 0 };
+    identityBuckets.set(identity, entry);
+  }
+  entry.sessions += 1;
+  return entry.bucket;
+}
+
+export function releaseIdentityBucket(identity: string): void {
+  const entry = identityBuckets.get(identity);
+  if (!entry) return;
+  entry.sessions -= 1;
+  if (entry.sessions <= 0) identityBuckets.delete(identity);
 }

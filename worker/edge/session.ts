@@ -7,10 +7,11 @@
  * request's context; that is what lets events on one write to the other (workerd refuses I/O on
  * behalf of a different request, so an isolate cannot share one upstream among its clients).
  *
- * Client → canvas: every frame is decoded and validated here, metered by two token buckets (frames and
- * pixels), and re-encoded; a client's bytes never reach the canvas as they were sent. Canvas → client:
- * frames pass through untouched — the hub encodes each broadcast once for everyone, and the edge adds
- * no work per frame beyond the send.
+ * Client → canvas: every frame is decoded and validated here, metered by two token buckets (frames per
+ * socket, pixels per identity in this isolate — a pre-check; the canvas's buckets are authoritative),
+ * and re-encoded; a client's bytes never reach the canvas as they were sent. Canvas → client: frames
+ * pass through untouched — the hub encodes each broadcast once for everyone, and the edge adds no work
+ * per frame beyond the send (and a look at the first byte, to follow the live limits).
  */
 import type { EdgeConfig } from "../config.ts";
 import {
@@ -18,6 +19,7 @@ import {
   closeCodeFor,
   decodeCanvasInfo,
   decodeClientMessage,
+  decodeServerMessage,
   ERROR_NAMES,
   ErrorCode,
   encodeCatchUp,
@@ -30,8 +32,9 @@ import {
   Op,
   placeNonce,
 } from "../protocol.ts";
+import { TokenBucket } from "../token-bucket.ts";
+import { acquireIdentityBucket, releaseIdentityBucket } from "./isolate.ts";
 import type { IsolatePresence } from "./presence.ts";
-import { TokenBucket } from "./token-bucket.ts";
 
 /** How long the canvas may take to greet a new channel before the upgrade fails. */
 const CHANNEL_TIMEOUT_MS = 5000;
@@ -39,9 +42,15 @@ const CHANNEL_TIMEOUT_MS = 5000;
 export interface SessionIdentity {
   isolateId: string;
   region: string;
+  /** The client's signed identity and its network (identity.ts). */
+  identity: string;
+  network: string;
 }
 
 export class ChannelError extends Error {}
+
+/** The canvas refused the channel (a socket cap); the message is for the client. */
+export class ChannelRefused extends Error {}
 
 /**
  * Opens a channel to the canvas and waits for its CanvasInfo. Resolves with the accepted upstream
@@ -54,7 +63,14 @@ export async function openChannel(
   const url = new URL("https://canvas/channel");
   url.searchParams.set("isolate", who.isolateId);
   url.searchParams.set("region", who.region);
+  url.searchParams.set("identity", who.identity);
+  url.searchParams.set("network", who.network);
   const response = await canvas.fetch(url, { headers: { Upgrade: "websocket" } });
+  if (response.status === 429) {
+    const body: unknown = await response.json().catch(() => undefined);
+    const message = typeof body === "object" && body !== null ? Reflect.get(body, "message") : undefined;
+    throw new ChannelRefused(typeof message === "string" ? message : "too many sockets");
+  }
   const upstream = response.webSocket;
   if (response.status !== 101 || !upstream) throw new ChannelError(`canvas answered ${response.status}`);
   // Binary frames arrive as Blob unless asked otherwise; a Blob would be forwarded as "[object Blob]".
@@ -91,8 +107,13 @@ function safeClose(ws: WebSocket, code: number, reason: string): void {
 
 /** Relays one client. `client` is the server end of the client's pair, accepted by the caller. */
 export class Session {
+  /** Shared by this identity's sessions in this isolate. */
   private readonly pixelBucket: TokenBucket;
   private readonly frameBucket: TokenBucket;
+  /** The live limits, as the canvas last announced them. */
+  private pixelsPerSecond: number;
+  private pixelBurst: number;
+  private frozen = false;
   private helloSeen = false;
   private closed = false;
   private upstreamClosed = false;
@@ -105,11 +126,13 @@ export class Session {
     private readonly upstream: WebSocket,
     private readonly info: CanvasInfo,
     private readonly config: EdgeConfig,
-    who: SessionIdentity,
+    private readonly who: SessionIdentity,
     now: number,
     private readonly presence: IsolatePresence,
   ) {
-    this.pixelBucket = new TokenBucket(config.pixelBurst, config.pixelsPerSecond, now);
+    this.pixelsPerSecond = config.pixelsPerSecond;
+    this.pixelBurst = config.pixelBurst;
+    this.pixelBucket = acquireIdentityBucket(who.identity, config.pixelBurst, config.pixelsPerSecond, now);
     this.frameBucket = new TokenBucket(config.framesPerSecond * 2, config.framesPerSecond, now);
     client.addEventListener("message", (event) => this.fromClient(event.data));
     client.addEventListener("close", (event) => this.end(event.code, "client left"));
@@ -184,10 +207,24 @@ export class Session {
 
   private fromCanvas(data: string | ArrayBuffer): void {
     if (this.closed) return;
+    if (typeof data !== "string" && data.byteLength === 6 && new Uint8Array(data)[0] === Op.Limits) this.onLimits(data);
     try {
       this.client.send(data);
     } catch {
       this.end(1000, "client gone");
+    }
+  }
+
+  /** The canvas announced the limits in force (at open, and when an admin changes them): follow them. */
+  private onLimits(data: ArrayBuffer): void {
+    const decoded = decodeServerMessage(data);
+    if (!decoded.ok || decoded.value.op !== Op.Limits) return;
+    const { pixelsPerSecond, burst, frozen } = decoded.value;
+    this.pixelsPerSecond = pixelsPerSecond;
+    this.pixelBurst = burst;
+    this.frozen = frozen;
+    if (this.pixelBucket.capacity !== burst || this.pixelBucket.ratePerSecond !== pixelsPerSecond) {
+      this.pixelBucket.setLimits(burst, pixelsPerSecond, Date.now());
     }
   }
 
@@ -230,13 +267,17 @@ export class Session {
         if (msg.resumeSeq > 0) this.toCanvas(encodeCatchUp(msg.resumeSeq));
         return;
       case Op.Place: {
+        if (this.frozen) {
+          this.reply(ErrorCode.Frozen, "the canvas is frozen", msg.nonce);
+          return;
+        }
         const cost = msg.pixels.length;
         if (!this.pixelBucket.take(cost, now)) {
           const wait = this.pixelBucket.waitMs(cost, now);
           if (wait === Number.POSITIVE_INFINITY) {
-            this.reply(ErrorCode.TooLarge, `${cost} pixels at once; the burst is ${this.config.pixelBurst}`, msg.nonce);
+            this.reply(ErrorCode.TooLarge, `${cost} pixels at once; the burst is ${this.pixelBurst}`, msg.nonce);
           } else {
-            this.reply(ErrorCode.RateLimited, `${this.config.pixelsPerSecond} pixels per second`, msg.nonce, wait);
+            this.reply(ErrorCode.RateLimited, `${this.pixelsPerSecond} pixels per second per person`, msg.nonce, wait);
           }
           return;
         }
@@ -276,6 +317,7 @@ export class Session {
   private end(clientCode: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    releaseIdentityBucket(this.who.identity);
     if (this.heartbeat !== undefined) clearTimeout(this.heartbeat);
     const code = clientCode === 1005 || clientCode === 1006 || clientCode === 1015 ? 1000 : clientCode;
     safeClose(this.client, code, reason);
