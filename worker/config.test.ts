@@ -109,6 +109,7 @@ describe("canvasConfig", () => {
       palette: [...DEFAULT_PALETTE],
       broadcastIntervalMs: 20,
       broadcastSendBudget: 20_000,
+      broadcastMaxIntervalMs: 100,
       presenceExpiryMs: 30_000,
       limits: {
         pixelsPerSecond: 10,
@@ -153,6 +154,7 @@ describe("canvasConfig", () => {
       palette: [0x000000, 0xffffff, 0xff4500],
       broadcastIntervalMs: 50,
       broadcastSendBudget: 20_000,
+      broadcastMaxIntervalMs: 100,
       presenceExpiryMs: 1500,
       limits: {
         pixelsPerSecond: 5,

@@ -28,6 +28,7 @@ export interface Vars {
   CANVAS_PALETTE?: string;
   BROADCAST_INTERVAL_MS?: string;
   BROADCAST_SEND_BUDGET?: string;
+  BROADCAST_MAX_INTERVAL_MS?: string;
   PRESENCE_HEARTBEAT_MS?: string;
 }
 
@@ -58,6 +59,8 @@ export interface CanvasConfig {
   broadcastIntervalMs: number;
   /** Broadcast sends per second, all sockets together, before the interval stretches. */
   broadcastSendBudget: number;
+  /** The most a busy thread may stretch the broadcast interval to (hub.ts). */
+  broadcastMaxIntervalMs: number;
   /** An isolate silent this long is forgotten: three missed heartbeats. */
   presenceExpiryMs: number;
   /** The limits until an admin changes them (live knobs, stored by the canvas). */
@@ -151,6 +154,7 @@ export function canvasConfig(vars: Vars): CanvasConfig {
     palette,
     broadcastIntervalMs: int("BROADCAST_INTERVAL_MS", vars.BROADCAST_INTERVAL_MS, 20, 1, 1000),
     broadcastSendBudget: int("BROADCAST_SEND_BUDGET", vars.BROADCAST_SEND_BUDGET, 20_000, 100, 10_000_000),
+    broadcastMaxIntervalMs: int("BROADCAST_MAX_INTERVAL_MS", vars.BROADCAST_MAX_INTERVAL_MS, 100, 1, 10_000),
     presenceExpiryMs: 3 * presenceHeartbeatMs(vars),
     limits: defaultLimits(vars),
     pixelLogRetention: {

@@ -165,6 +165,7 @@ export class CanvasObject extends DurableObject<Env> {
       loaded.seq,
       MAX_FRAME_PIXELS,
       config.broadcastSendBudget,
+      config.broadcastMaxIntervalMs,
     );
     this.moderation = new ModerationStore(ctx.storage.sql, loaded.shape.width);
     this.guard = new Guard(applyLimitsPatch(config.limits, this.moderation.limitOverrides()));
@@ -385,8 +386,11 @@ export class CanvasObject extends DurableObject<Env> {
   private scheduleFlush(): void {
     if (this.flushTimer !== undefined) return;
     const delay = this.hub.delayUntilFlush(Date.now(), this.socketsAtLastFlush);
+    const due = Date.now() + delay;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
+      // How late the timer fired says how busy the thread is; the hub paces the next flush by it.
+      this.hub.timerFired(Date.now() - due);
       this.flush();
     }, delay);
   }

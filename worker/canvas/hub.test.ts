@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { Pixel } from "../protocol.ts";
 import { MAX_FRAME_PIXELS } from "../protocol.ts";
-import { Hub, type PendingPlacement } from "./hub.ts";
+import { Hub, LATE_TIMER_MS, type PendingPlacement } from "./hub.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -212,5 +212,49 @@ describe("pacing by sockets [P13]", () => {
   it("an idle hub still sends at once however many sockets it has", () => {
     const hub = new Hub<number>(20, 0, 8192, 10_000);
     expect(hub.delayUntilFlush(5, 5000)).toBe(0);
+  });
+});
+
+describe("pacing by load [P13]", () => {
+  it("stretches the interval while flush timers fire late, up to maxIntervalMs", () => {
+    const hub = new Hub<string>(10, 0, MAX_FRAME_PIXELS, Number.POSITIVE_INFINITY, 100);
+    expect(hub.intervalFor(200)).toBe(10);
+    hub.timerFired(LATE_TIMER_MS + 1);
+    expect(hub.intervalFor(200)).toBe(15);
+    for (let i = 0; i < 20; i++) hub.timerFired(50);
+    expect(hub.intervalFor(200)).toBe(100);
+  });
+
+  it("relaxes back to intervalMs while timers are on time, never below it", () => {
+    const hub = new Hub<string>(10, 0, MAX_FRAME_PIXELS, Number.POSITIVE_INFINITY, 100);
+    for (let i = 0; i < 20; i++) hub.timerFired(50);
+    const stretched = hub.loadIntervalMs;
+    hub.timerFired(0);
+    expect(hub.loadIntervalMs).toBeLessThan(stretched);
+    for (let i = 0; i < 100; i++) hub.timerFired(LATE_TIMER_MS); // on the threshold counts as on time
+    expect(hub.loadIntervalMs).toBe(10);
+  });
+
+  it("the send budget still sets the floor when it asks for more than the load does", () => {
+    const hub = new Hub<string>(10, 0, MAX_FRAME_PIXELS, 10_000, 100);
+    expect(hub.intervalFor(1000)).toBe(100);
+    expect(hub.intervalFor(5000)).toBe(500); // the budget may exceed maxIntervalMs
+    for (let i = 0; i < 20; i++) hub.timerFired(50);
+    expect(hub.intervalFor(100)).toBe(100);
+  });
+
+  it("a maxIntervalMs below intervalMs cannot shrink the interval", () => {
+    const hub = new Hub<string>(20, 0, MAX_FRAME_PIXELS, Number.POSITIVE_INFINITY, 5);
+    hub.timerFired(100);
+    expect(hub.intervalFor(1)).toBe(20);
+    expect(hub.maxIntervalMs).toBe(20);
+  });
+
+  it("delayUntilFlush follows the stretched interval", () => {
+    const hub = new Hub<string>(10, 0, MAX_FRAME_PIXELS, Number.POSITIVE_INFINITY, 100);
+    hub.drain(1000);
+    expect(hub.delayUntilFlush(1000)).toBe(10);
+    hub.timerFired(50);
+    expect(hub.delayUntilFlush(1000)).toBe(15);
   });
 });

@@ -3,10 +3,16 @@
  * The broadcast hub's pacing and batching, without sockets or timers. Accepted placements wait here
  * until the next flush; each flush turns everything waiting into as few frames as possible.
  *
- * Pacing is adaptive by construction: a flush may happen at most once per `intervalMs`. When the hub
+ * Pacing is adaptive in two ways. First, a flush may happen at most once per interval: when the hub
  * is idle the first placement finds the interval long past and leaves at once; under load placements
- * pile up behind the interval and leave together, so each socket gets at most 1000 / intervalMs
- * frames per second however many pixels arrive.
+ * pile up behind the interval and leave together, so each socket gets a bounded number of frames per
+ * second however many pixels arrive. Second, the interval itself follows the thread's load: the
+ * caller reports how late each flush timer fired (`timerFired`), and lateness means the thread — the
+ * object's own sends, and on one workerd thread the edges relaying them — is behind. Late timers
+ * stretch the interval (multiplicatively, up to `maxIntervalMs`); timers on time shrink it back
+ * towards `intervalMs`. Latency stays at a few milliseconds while the thread has room, and frames grow
+ * bigger instead of more numerous when it has not. A send budget (sockets × frames per second) caps
+ * the interval from below regardless.
  */
 import { MAX_FRAME_PIXELS, type Pixel } from "../protocol.ts";
 
@@ -24,10 +30,18 @@ export interface Batch<Origin> {
   placements: PendingPlacement<Origin>[];
 }
 
+/** A flush timer later than this says the thread is behind. */
+export const LATE_TIMER_MS = 5;
+/** Growth of the interval per late timer, and its shrink per timer on time. */
+const STRETCH = 1.5;
+const RELAX = 0.9;
+
 export class Hub<Origin> {
   private pending: PendingPlacement<Origin>[] = [];
   private pendingPixels = 0;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
+  /** The interval as the load has set it: from `intervalMs` up to `maxIntervalMs`. */
+  private adaptiveMs: number;
 
   constructor(
     readonly intervalMs: number,
@@ -40,11 +54,34 @@ export class Hub<Origin> {
      * cost, and past the budget frames would queue behind each other instead of leaving.
      */
     readonly sendBudgetPerSecond = Number.POSITIVE_INFINITY,
-  ) {}
+    /** The most the load may stretch the interval to (the budget may still ask for more). */
+    maxIntervalMs = intervalMs,
+  ) {
+    this.adaptiveMs = intervalMs;
+    this.maxIntervalMs = Math.max(intervalMs, maxIntervalMs);
+  }
+
+  readonly maxIntervalMs: number;
+
+  /** The interval the load currently asks for, before the send budget. */
+  get loadIntervalMs(): number {
+    return this.adaptiveMs;
+  }
 
   /** The least time between two flushes with `sockets` to send each frame to. */
   intervalFor(sockets: number): number {
-    return Math.max(this.intervalMs, (sockets * 1000) / this.sendBudgetPerSecond);
+    return Math.max(this.adaptiveMs, (sockets * 1000) / this.sendBudgetPerSecond);
+  }
+
+  /**
+   * A flush timer fired `lateMs` after it was due: stretch the interval if the thread is behind,
+   * relax it towards `intervalMs` if not.
+   */
+  timerFired(lateMs: number): void {
+    this.adaptiveMs =
+      lateMs > LATE_TIMER_MS
+        ? Math.min(this.maxIntervalMs, this.adaptiveMs * STRETCH)
+        : Math.max(this.intervalMs, this.adaptiveMs * RELAX);
   }
 
   get pendingPixelCount(): number {
