@@ -31,10 +31,10 @@ export interface Batch<Origin> {
 }
 
 /** A flush timer later than this says the thread is behind. */
-export const LATE_TIMER_MS = 5;
+export const LATE_TIMER_MS = 3;
 /** Growth of the interval per late timer, and its shrink per timer on time. */
 const STRETCH = 1.5;
-const RELAX = 0.9;
+const RELAX = 0.97;
 
 export class Hub<Origin> {
   private pending: PendingPlacement<Origin>[] = [];
