@@ -325,8 +325,32 @@ describe("pixel log", () => {
       // The newest rows stay: the last pixel of that placement is still known.
       expect(moderation.pixelHistory(39, 100, 1)).toHaveLength(1);
       expect(moderation.pixelHistory(0, 100, 1)).toHaveLength(0);
+      // Identities left with no pixel in the log are forgotten with their rows.
+      const sql = (Reflect.get(instance, "ctx") as DurableObjectState).storage.sql;
+      const orphans = sql
+        .exec(
+          `SELECT COUNT(*) AS n FROM identities WHERE token <> 'admin'
+           AND NOT EXISTS (SELECT 1 FROM pixel_log WHERE who = identities.n)`,
+        )
+        .one().n;
+      expect(orphans).toBe(0);
+      expect(moderation.pixelHistory(39, 100, 1)[0]?.identity).toMatch(/^[A-Za-z0-9_-]{22}$/);
     });
     c.close();
+  });
+
+  it("an identity that only watches is never written to storage", async () => {
+    const watcher = await newIdentity();
+    const c = await TestClient.connect({ cookie: watcher.cookie });
+    const other = await TestClient.connect();
+    other.send(encodePlace(72, [{ x: 1, y: 101, colour: 3 }]));
+    await c.next(isPixels);
+    await runInDurableObject(stub(), (instance) => {
+      const sql = (Reflect.get(instance, "ctx") as DurableObjectState).storage.sql;
+      expect(sql.exec(`SELECT COUNT(*) AS n FROM identities WHERE token = ?`, watcher.id).one().n).toBe(0);
+    });
+    c.close();
+    other.close();
   });
 });
 

@@ -15,8 +15,6 @@ export interface ChannelAttachment {
   /** The signed identity of the client, and its network (IPv4 address or IPv6 /64), as the edge saw them. */
   identity: string;
   network: string;
-  /** The identity's number in the pixel log. */
-  who: number;
 }
 
 export function isChannelAttachment(value: unknown): value is ChannelAttachment {
@@ -27,7 +25,6 @@ export function isChannelAttachment(value: unknown): value is ChannelAttachment 
     typeof Reflect.get(value, "region") === "string" &&
     typeof Reflect.get(value, "connectedAt") === "number" &&
     typeof Reflect.get(value, "identity") === "string" &&
-    typeof Reflect.get(value, "network") === "string" &&
-    typeof Reflect.get(value, "who") === "number"
+    typeof Reflect.get(value, "network") === "string"
   );
 }

@@ -44,6 +44,8 @@ export { CANVAS_NAME } from "../config.ts";
 /** Catch-up window: a client further behind than this refetches the snapshot. */
 const RING_FRAMES = 2048;
 const RING_BYTES = 16 * 1024 * 1024;
+/** The largest rectangle one wipe paints (a 1000×1000 canvas at once; bigger ones in parts). */
+const MAX_WIPE_PIXELS = 1 << 20;
 /** Presence frames go out at most this often ("a few per second"), at once when the hub is quiet. */
 const PRESENCE_INTERVAL_MS = 250;
 
@@ -210,8 +212,7 @@ export class CanvasObject extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     // The Hibernation API: the runtime holds the socket, and the object may sleep while it is idle.
     this.ctx.acceptWebSocket(server);
-    const who = this.moderation.identityNumber(identity);
-    const attachment: ChannelAttachment = { v: 2, isolateId, region, connectedAt: Date.now(), identity, network, who };
+    const attachment: ChannelAttachment = { v: 2, isolateId, region, connectedAt: Date.now(), identity, network };
     server.serializeAttachment(attachment);
     this.channels.set(server, attachment);
     this.countSocket(server, attachment);
@@ -263,7 +264,9 @@ export class CanvasObject extends DurableObject<Env> {
           ws.send(encodeError(code, `${ERROR_NAMES[code]}: ${reason}`, msg.nonce, retryAfterMs));
           break;
         }
-        this.hub.add({ origin: { ws, who: attachment.who }, nonce: msg.nonce, pixels: msg.pixels });
+        // Numbered on its first placement: identities that only watch never reach storage.
+        const who = this.moderation.identityNumber(attachment.identity);
+        this.hub.add({ origin: { ws, who }, nonce: msg.nonce, pixels: msg.pixels });
         this.scheduleFlush();
         break;
       }
@@ -522,6 +525,13 @@ export class CanvasObject extends DurableObject<Env> {
           return {
             status: 400,
             body: { error: "out_of_bounds", message: `the canvas is ${this.shape.width}×${this.shape.height}` },
+          };
+        }
+        const area = (right - x) * (bottom - y);
+        if (area > MAX_WIPE_PIXELS) {
+          return {
+            status: 400,
+            body: { error: "too_large", message: `${area} pixels; wipe at most ${MAX_WIPE_PIXELS} per request` },
           };
         }
         const pixels: Pixel[] = [];

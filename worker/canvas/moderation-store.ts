@@ -17,6 +17,8 @@ import type { Pixel } from "../protocol.ts";
 
 /** The identity placements made by admins (wipes, rollbacks) are logged under. */
 export const ADMIN_IDENTITY = "admin";
+/** Identity numbers kept in memory before the cache starts again (they are in SQLite anyway). */
+const IDENTITY_CACHE_MAX = 100_000;
 
 export interface PixelLogEntry {
   identity: string;
@@ -80,6 +82,7 @@ export class ModerationStore {
       )
       .one();
     const n = Number(row.n);
+    if (this.identityNumbers.size >= IDENTITY_CACHE_MAX) this.identityNumbers.clear();
     this.identityNumbers.set(token, n);
     return n;
   }
@@ -163,7 +166,16 @@ export class ModerationStore {
     const byCount = max - retention.maxRows + 1;
     const cut = Math.max(byAge, byCount);
     const cursor = this.sql.exec(`DELETE FROM pixel_log WHERE id < ?`, cut);
-    return cursor.rowsWritten;
+    const pruned = cursor.rowsWritten;
+    if (pruned > 0) {
+      // Identities with no pixel left in the log are forgotten too (banned ones are kept by token).
+      this.sql.exec(
+        `DELETE FROM identities WHERE token <> ? AND NOT EXISTS (SELECT 1 FROM pixel_log WHERE who = identities.n)`,
+        ADMIN_IDENTITY,
+      );
+      this.identityNumbers.clear();
+    }
+    return pruned;
   }
 
   logRows(): number {
