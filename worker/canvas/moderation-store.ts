@@ -19,6 +19,8 @@ import type { Pixel } from "../protocol.ts";
 export const ADMIN_IDENTITY = "admin";
 /** Identity numbers kept in memory before the cache starts again (they are in SQLite anyway). */
 const IDENTITY_CACHE_MAX = 100_000;
+/** Identities with no pixel left in the log are swept at most this often. */
+const IDENTITY_SWEEP_EVERY_MS = 3_600_000;
 
 export interface PixelLogEntry {
   identity: string;
@@ -50,6 +52,7 @@ export interface LoggedPlacement {
 
 export class ModerationStore {
   private readonly identityNumbers = new Map<string, number>();
+  private lastIdentitySweep = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -167,8 +170,10 @@ export class ModerationStore {
     const cut = Math.max(byAge, byCount);
     const cursor = this.sql.exec(`DELETE FROM pixel_log WHERE id < ?`, cut);
     const pruned = cursor.rowsWritten;
-    if (pruned > 0) {
-      // Identities with no pixel left in the log are forgotten too (banned ones are kept by token).
+    // The sweep looks up every identity in the log's index: worth it now and then, not per compaction.
+    if (pruned > 0 && now - this.lastIdentitySweep >= IDENTITY_SWEEP_EVERY_MS) {
+      this.lastIdentitySweep = now;
+      // Identities with no pixel left in the log are forgotten (bans are kept by token, not number).
       this.sql.exec(
         `DELETE FROM identities WHERE token <> ? AND NOT EXISTS (SELECT 1 FROM pixel_log WHERE who = identities.n)`,
         ADMIN_IDENTITY,
