@@ -846,15 +846,21 @@ describe("[P17] Limits", () => {
       0x86, 0x12, 0x34, 0xab, 0xcd, 0x01,
     ]);
     expect([...encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: false })]).toEqual([0x86, 0, 10, 0, 20, 0]);
+    expect([...encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: false, banned: true })]).toEqual([
+      0x86, 0, 10, 0, 20, 0x02,
+    ]);
+    expect(encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: true, banned: true })[5]).toBe(0x03);
   });
 
-  it("[P17] round-trips the rate, the burst and frozen true and false", () => {
+  it("[P17] round-trips the rate, the burst, frozen and banned", () => {
     for (const limits of [
-      { pixelsPerSecond: 10, burst: 20, frozen: false },
-      { pixelsPerSecond: 10, burst: 20, frozen: true },
-      { pixelsPerSecond: 1, burst: 1, frozen: false },
-      { pixelsPerSecond: 0, burst: 0, frozen: true },
-      { pixelsPerSecond: 65535, burst: 65535, frozen: false },
+      { pixelsPerSecond: 10, burst: 20, frozen: false, banned: false },
+      { pixelsPerSecond: 10, burst: 20, frozen: true, banned: false },
+      { pixelsPerSecond: 10, burst: 20, frozen: false, banned: true },
+      { pixelsPerSecond: 10, burst: 20, frozen: true, banned: true },
+      { pixelsPerSecond: 1, burst: 1, frozen: false, banned: false },
+      { pixelsPerSecond: 0, burst: 0, frozen: true, banned: false },
+      { pixelsPerSecond: 65535, burst: 65535, frozen: false, banned: false },
     ]) {
       expect(decodedValue(decodeServerMessage(encodeLimits(limits))), JSON.stringify(limits)).toEqual({
         op: Op.Limits,
@@ -871,7 +877,7 @@ describe("[P17] Limits", () => {
     const decoded = decodedValue(
       decodeServerMessage(encodeLimits({ pixelsPerSecond: 65536, burst: 1_000_000, frozen: true })),
     );
-    expect(decoded).toEqual({ op: Op.Limits, pixelsPerSecond: 65535, burst: 65535, frozen: true });
+    expect(decoded).toEqual({ op: Op.Limits, pixelsPerSecond: 65535, burst: 65535, frozen: true, banned: false });
   });
 
   it("[P17] a Limits frame of any other length is BadFrame", () => {
@@ -884,8 +890,8 @@ describe("[P17] Limits", () => {
     expect(errorOf(decodeServerMessage(trailing))).toBe(ErrorCode.BadFrame);
   });
 
-  it("[P17] flags other than bit 0 are BadFrame", () => {
-    for (const flags of [2, 3, 0x80, 0x81, 0xff]) {
+  it("[P17] flags other than bits 0 and 1 are BadFrame", () => {
+    for (const flags of [4, 5, 7, 0x80, 0x81, 0xff]) {
       const bytes = encodeLimits({ pixelsPerSecond: 10, burst: 20, frozen: false });
       bytes[5] = flags;
       expect(errorOf(decodeServerMessage(bytes)), `flags ${flags}`).toBe(ErrorCode.BadFrame);

@@ -183,6 +183,8 @@ export interface Limits {
   burst: number;
   /** True while the canvas is frozen: every placement is refused with `frozen`. */
   frozen: boolean;
+  /** True when this connection's identity is banned: it may watch but its placements are refused. */
+  banned: boolean;
 }
 export type ServerMessage = ServerHello | PixelsFrame | Presence | ErrorFrame | Resync | Limits;
 
@@ -479,14 +481,14 @@ export function encodeResync(seq: number): Uint8Array {
   return bytes;
 }
 
-/** Limits: op u8, pixelsPerSecond u16, burst u16, flags u8 (bit 0: frozen) [P17]. */
-export function encodeLimits(limits: Omit<Limits, "op">): Uint8Array {
+/** Limits: op u8, pixelsPerSecond u16, burst u16, flags u8 (bit 0: frozen, bit 1: banned) [P17]. */
+export function encodeLimits(limits: Omit<Limits, "op" | "banned"> & { banned?: boolean }): Uint8Array {
   const bytes = new Uint8Array(6);
   const view = asView(bytes);
   view.setUint8(0, Op.Limits);
   view.setUint16(1, Math.min(0xffff, limits.pixelsPerSecond));
   view.setUint16(3, Math.min(0xffff, limits.burst));
-  view.setUint8(5, limits.frozen ? 1 : 0);
+  view.setUint8(5, (limits.frozen ? 1 : 0) | (limits.banned ? 2 : 0));
   return bytes;
 }
 
@@ -580,10 +582,16 @@ export function decodeServerMessage(
     case Op.Limits: {
       if (view.byteLength !== 6) return fail(ErrorCode.BadFrame, "limits: bad length");
       const flags = view.getUint8(5);
-      if (flags > 1) return fail(ErrorCode.BadFrame, `limits: unknown flags ${flags}`);
+      if (flags > 3) return fail(ErrorCode.BadFrame, `limits: unknown flags ${flags}`);
       return {
         ok: true,
-        value: { op: Op.Limits, pixelsPerSecond: view.getUint16(1), burst: view.getUint16(3), frozen: flags === 1 },
+        value: {
+          op: Op.Limits,
+          pixelsPerSecond: view.getUint16(1),
+          burst: view.getUint16(3),
+          frozen: (flags & 1) === 1,
+          banned: (flags & 2) === 2,
+        },
       };
     }
     default:

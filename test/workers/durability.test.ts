@@ -121,6 +121,7 @@ describe("hibernation discipline", () => {
     await runInDurableObject(stub, (instance, state) => {
       for (const ws of state.getWebSockets()) {
         ws.serializeAttachment({ v: 0, who: "someone else" });
+        // biome-ignore lint/complexity/useLiteralKeys: a private field, reached from a test
         instance["channels"].delete(ws);
       }
     });
@@ -142,6 +143,7 @@ describe("storage failures", () => {
     const seqBefore = (await stub.stats()).seq;
     // The next frame write fails, as a full disk or a storage outage would make it.
     await runInDurableObject(stub, (instance) => {
+      // biome-ignore lint/complexity/useLiteralKeys: a private field, reached from a test
       const store = instance["store"];
       const original = store.appendFrame.bind(store);
       store.appendFrame = () => {

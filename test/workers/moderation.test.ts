@@ -272,6 +272,29 @@ describe("bans", () => {
     c.close();
     other.close();
   });
+
+  it("[P17] a ban and an unban reach that identity's open sockets at once, and only them", async () => {
+    const bad = await newIdentity();
+    const c = await TestClient.connect({ cookie: bad.cookie });
+    const bystander = await TestClient.connect();
+    expect(await c.next(isLimits)).toMatchObject({ banned: false });
+    expect(await bystander.next(isLimits)).toMatchObject({ banned: false });
+    await api("PUT", `/api/admin/bans/${bad.id}`, { body: {} });
+    expect(await c.next(isLimits)).toMatchObject({ banned: true, frozen: false });
+    // Refused at the edge now, before reaching the canvas.
+    c.send(encodePlace(54, [{ x: 52, y: 50, colour: 3 }]));
+    const refused = await c.next(isError);
+    expect(refused).toMatchObject({ code: ErrorCode.Banned, nonce: 54 });
+    expect(refused.message).toBe("banned: this identity may not draw");
+    await api("DELETE", `/api/admin/bans/${bad.id}`);
+    expect(await c.next(isLimits)).toMatchObject({ banned: false });
+    c.send(encodePlace(55, [{ x: 52, y: 50, colour: 4 }]));
+    expect((await bystander.next(isPixels)).pixels).toEqual([{ x: 52, y: 50, colour: 4 }]);
+    // The bystander was told nothing about either.
+    expect(bystander.messages.filter(isLimits)).toHaveLength(1);
+    c.close();
+    bystander.close();
+  });
 });
 
 describe("pixel log", () => {

@@ -228,7 +228,7 @@ export class CanvasObject extends DurableObject<Env> {
     );
     const online = this.presence.totals();
     server.send(encodePresence(online.total, online.regions));
-    server.send(this.limitsFrame());
+    server.send(this.limitsFrame(this.guard.isBanned(identity)));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -309,9 +309,24 @@ export class CanvasObject extends DurableObject<Env> {
     this.guard.socketClosed(attachment);
   }
 
-  private limitsFrame(): Uint8Array {
+  /** The Limits frame for a channel: the limits in force, and whether its identity is banned [P17]. */
+  private limitsFrame(banned: boolean): Uint8Array {
     const l = this.guard.limits;
-    return encodeLimits({ pixelsPerSecond: l.pixelsPerSecond, burst: l.pixelBurst, frozen: l.frozen });
+    return encodeLimits({ pixelsPerSecond: l.pixelsPerSecond, burst: l.pixelBurst, frozen: l.frozen, banned });
+  }
+
+  /** Sends every channel its Limits frame (encoded twice at most: banned or not). */
+  private sendLimits(only?: (attachment: ChannelAttachment) => boolean): void {
+    const frames = [this.limitsFrame(false), this.limitsFrame(true)] as const;
+    for (const ws of this.ctx.getWebSockets()) {
+      const attachment = this.channelOf(ws);
+      if (!attachment || (only && !only(attachment))) continue;
+      try {
+        ws.send(frames[this.guard.isBanned(attachment.identity) ? 1 : 0]);
+      } catch {
+        // closing
+      }
+    }
   }
 
   private sendToAll(frame: Uint8Array): void {
@@ -484,7 +499,7 @@ export class CanvasObject extends DurableObject<Env> {
 
   private setLimits(limits: Limits): void {
     this.guard.limits = limits;
-    this.sendToAll(this.limitsFrame());
+    this.sendLimits();
   }
 
   /** Carries out an admin action and records it in the audit log. */
@@ -558,6 +573,8 @@ export class CanvasObject extends DurableObject<Env> {
         const banned = request.action === "ban";
         const changed = this.moderation.setBan(request.identity, banned, now, banned ? request.reason : "");
         this.guard.setBanned(request.identity, banned);
+        // That identity's open pages learn it now, not from their next refused pixel.
+        if (changed) this.sendLimits((a) => a.identity === request.identity);
         if (!banned && !changed)
           return { status: 404, body: { error: "not_banned", message: "that identity is not banned" } };
         result = { status: 200, body: { identity: request.identity, banned, changed } };

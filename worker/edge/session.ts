@@ -114,6 +114,7 @@ export class Session {
   private pixelsPerSecond: number;
   private pixelBurst: number;
   private frozen = false;
+  private banned = false;
   private helloSeen = false;
   private closed = false;
   private upstreamClosed = false;
@@ -219,10 +220,11 @@ export class Session {
   private onLimits(data: ArrayBuffer): void {
     const decoded = decodeServerMessage(data);
     if (!decoded.ok || decoded.value.op !== Op.Limits) return;
-    const { pixelsPerSecond, burst, frozen } = decoded.value;
+    const { pixelsPerSecond, burst, frozen, banned } = decoded.value;
     this.pixelsPerSecond = pixelsPerSecond;
     this.pixelBurst = burst;
     this.frozen = frozen;
+    this.banned = banned;
     if (this.pixelBucket.capacity !== burst || this.pixelBucket.ratePerSecond !== pixelsPerSecond) {
       this.pixelBucket.setLimits(burst, pixelsPerSecond, Date.now());
     }
@@ -269,6 +271,10 @@ export class Session {
       case Op.Place: {
         if (this.frozen) {
           this.reply(ErrorCode.Frozen, "the canvas is frozen", msg.nonce);
+          return;
+        }
+        if (this.banned) {
+          this.reply(ErrorCode.Banned, "this identity may not draw", msg.nonce);
           return;
         }
         const cost = msg.pixels.length;
