@@ -8,10 +8,10 @@
  * network limits off until a test turns them on, ADMIN_TOKEN "test-admin-token".
  */
 import { abortAllDurableObjects, env, runInDurableObject, SELF } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
 import type { ModerationStore } from "../../worker/canvas/moderation-store.ts";
-import { app } from "../../worker/edge/app.ts";
+import { app, PIXEL_LOOKUP_BURST, STATUS_LOOKUP_BURST } from "../../worker/edge/app.ts";
 import type { Limits } from "../../worker/limits.ts";
 import {
   decodeServerMessage,
@@ -333,6 +333,36 @@ describe("pixel log", () => {
     expect((await api("GET", "/api/pixel?x=5000&y=1", { token: null })).status).toBe(400);
     const off = await api("GET", "/api/pixel?x=300&y=1", { token: null });
     expect(off).toMatchObject({ status: 404, body: { error: "out_of_bounds" } });
+  });
+
+  it("limits lookups per network, so a scan of the canvas cannot become the canvas's workload", async () => {
+    const lookup = (ip: string) => SELF.fetch(`${BASE}/api/pixel?x=1&y=1`, { headers: { "CF-Connecting-IP": ip } });
+    const statuses: number[] = [];
+    for (let i = 0; i < PIXEL_LOOKUP_BURST + 5; i++) statuses.push((await lookup("203.0.113.50")).status);
+    expect(statuses.slice(0, PIXEL_LOOKUP_BURST).every((s) => s === 200)).toBe(true);
+    const refused = await lookup("203.0.113.50");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("Retry-After")).toMatch(/^\d+$/);
+    expect(await refused.json()).toMatchObject({ error: "rate_limited" });
+    expect((await lookup("203.0.113.51")).status).toBe(200);
+  });
+
+  it("meters /api/stats and /api/health per network too, generously", async () => {
+    const status = (path: string, ip: string) => SELF.fetch(`${BASE}${path}`, { headers: { "CF-Connecting-IP": ip } });
+    // The clock stands still, so nothing refills while the burst is spent (requests here take ~20 ms).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now());
+    try {
+      for (let i = 0; i < STATUS_LOOKUP_BURST; i++) {
+        expect((await status(i % 2 ? "/api/stats" : "/api/health", "203.0.113.60")).status).toBe(200);
+      }
+      const refused = await status("/api/stats", "203.0.113.60");
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toMatchObject({ error: "rate_limited" });
+      expect((await status("/api/health", "203.0.113.61")).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("keeps the log within its row bound, dropping the oldest rows", async () => {

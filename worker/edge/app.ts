@@ -18,6 +18,7 @@ import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type AdminAction, type Parsed, parseBan, parseLimits, parseRollback, parseWipe } from "../admin.ts";
 import type { CanvasObject } from "../canvas/canvas-object.ts";
+import { KeyedBuckets } from "../canvas/guard.ts";
 import { CANVAS_NAME, edgeConfig, type Secrets } from "../config.ts";
 import { gzip, MAX_CANVAS_SIDE } from "../protocol.ts";
 import { DEV_IDENTITY_SECRET, identify, identityCookie, isIdentityId, networkOf, tokenMatches } from "./identity.ts";
@@ -109,6 +110,30 @@ app.get("/api/canvas", async (c) => {
   return response;
 });
 
+/**
+ * Health and stats ask the canvas too (stats walks every channel), so they are metered per network
+ * as well; generously, since monitors and the load test poll them (the load test every 50 ms).
+ */
+const statusLookups = new KeyedBuckets();
+export const STATUS_LOOKUPS_PER_SECOND = 50;
+export const STATUS_LOOKUP_BURST = 100;
+
+app.use("/api/health", meterStatus);
+app.use("/api/stats", meterStatus);
+
+async function meterStatus(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
+  const network = networkOfRequest(c.req.raw);
+  const now = Date.now();
+  const wait = statusLookups.waitMs(network, 1, STATUS_LOOKUP_BURST, STATUS_LOOKUPS_PER_SECOND, now);
+  if (wait > 0) {
+    throw jsonError(429, "rate_limited", `at most ${STATUS_LOOKUPS_PER_SECOND} status requests per second`, {
+      "Retry-After": String(Math.ceil(wait / 1000)),
+    });
+  }
+  statusLookups.take(network, 1, STATUS_LOOKUP_BURST, STATUS_LOOKUPS_PER_SECOND, now);
+  await next();
+}
+
 app.get("/api/health", async (c) => {
   const config = edgeConfig(c.env);
   const stats = await canvasStub(c.env).stats();
@@ -140,9 +165,26 @@ function coordinate(c: Context, name: string, max: number): number {
   return Number(raw);
 }
 
+/**
+ * Pixel lookups per network, per edge isolate: each one is a call to the canvas and a query of its
+ * log, so a scan of the canvas by one client must not become the canvas's workload.
+ */
+const pixelLookups = new KeyedBuckets();
+export const PIXEL_LOOKUPS_PER_SECOND = 10;
+export const PIXEL_LOOKUP_BURST = 30;
+
 app.get("/api/pixel", async (c) => {
   const x = coordinate(c, "x", MAX_CANVAS_SIDE);
   const y = coordinate(c, "y", MAX_CANVAS_SIDE);
+  const network = networkOfRequest(c.req.raw);
+  const now = Date.now();
+  const wait = pixelLookups.waitMs(network, 1, PIXEL_LOOKUP_BURST, PIXEL_LOOKUPS_PER_SECOND, now);
+  if (wait > 0) {
+    throw jsonError(429, "rate_limited", `at most ${PIXEL_LOOKUPS_PER_SECOND} pixel lookups per second`, {
+      "Retry-After": String(Math.ceil(wait / 1000)),
+    });
+  }
+  pixelLookups.take(network, 1, PIXEL_LOOKUP_BURST, PIXEL_LOOKUPS_PER_SECOND, now);
   const info = await canvasStub(c.env).pixelInfo(x, y);
   if (!info) throw jsonError(404, "out_of_bounds", `(${x}, ${y}) is not on the canvas`);
   return c.json(info, 200, { "Cache-Control": "no-store" });
