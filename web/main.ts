@@ -14,11 +14,11 @@ import { Session } from "./session.ts";
 import {
   BudgetView,
   element,
-  FrozenBanner,
   HelpPanel,
   hex,
   KEYED_COLOURS,
   MessageLine,
+  ModerationBanner,
   OutboxView,
   PaletteBar,
   PresenceView,
@@ -36,7 +36,7 @@ export interface PixelPlaygroundHooks {
   readonly state: Session["status"];
   /** Pixels applied from the server's Pixels frames, and canvas repaints (putImageData calls), since load. */
   counters(): { pixelsApplied: number; paints: number };
-  /** Places like a click, but without the page's own checks of budget and freeze (the server may refuse it). */
+  /** Places like a click, but without the page's own checks of budget, freeze and ban (the server may refuse it). */
   placeUnchecked(x: number, y: number, colour: number): void;
   /** The page's own pixels awaiting the server's verdict or queued while not connected. */
   pending(): number;
@@ -75,7 +75,7 @@ const budget = new BudgetView(
   element("budget-fill", HTMLElement),
 );
 const outbox = new OutboxView(element("outbox", HTMLElement));
-const frozenBanner = new FrozenBanner(element("frozen", HTMLElement), document.body);
+const moderationBanner = new ModerationBanner(element("moderation", HTMLElement), document.body);
 const message = new MessageLine(element("message", HTMLElement));
 const help = new HelpPanel(
   element("help", HTMLElement),
@@ -113,7 +113,7 @@ const session = new Session(socketUrl, SNAPSHOT_URL, {
     marks.show(queued);
     showOutbox();
   },
-  frozen: (frozen) => frozenBanner.show(frozen),
+  moderation: (moderation) => moderationBanner.show(moderation),
 });
 
 const viewport = new Viewport(viewportElement, element("stage", HTMLElement), canvas, {
@@ -274,7 +274,7 @@ window.__pixelPlayground = {
 };
 
 setInterval(refreshBudget, BUDGET_REFRESH_MS);
-frozenBanner.show(false);
+moderationBanner.show({ frozen: false, banned: false });
 void Promise.race([identity.get(), new Promise((resolve) => setTimeout(resolve, IDENTITY_WAIT_MS))]).then(() =>
   session.start(),
 );

@@ -4,7 +4,8 @@
  * pixel budget allows; a refused placement is rolled back with a message, a refused queued batch waits
  * its turn again; a placement whose socket closed unanswered is settled by the catch-up or sent again;
  * pixels that waited too long are dropped with a message; a machine that slept reconnects and resumes;
- * the canvas's live limits pace the page, and a frozen canvas or a ban is told to the person.
+ * the canvas's live limits pace the page, and a frozen canvas or a ban (from the Limits frame, or from
+ * the server's refusal) is told to the person and places nothing.
  */
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -22,7 +23,7 @@ import {
   type Pixel,
 } from "../worker/protocol.ts";
 import { QUEUE_CAPACITY, QUEUE_MAX_AGE_MS } from "./outbox.ts";
-import { Session, type SessionView, type Status } from "./session.ts";
+import { type Moderation, Session, type SessionView, type Status } from "./session.ts";
 
 const W = 16;
 const H = 8;
@@ -104,7 +105,7 @@ interface Seen {
   status: Status;
   messages: string[];
   queued: number;
-  frozen: boolean;
+  moderation: Moderation;
 }
 
 let seen: Seen;
@@ -125,8 +126,8 @@ function view(): SessionView {
     outbox: (queued) => {
       seen.queued = queued.length;
     },
-    frozen: (frozen) => {
-      seen.frozen = frozen;
+    moderation: (moderation) => {
+      seen.moderation = moderation;
     },
   };
 }
@@ -165,7 +166,7 @@ async function join(seq: number, burst = 2): Promise<FakeSocket> {
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
   FakeSocket.all = [];
-  seen = { status: "connecting", messages: [], queued: 0, frozen: false };
+  seen = { status: "connecting", messages: [], queued: 0, moderation: { frozen: false, banned: false } };
   vi.stubGlobal("WebSocket", FakeSocket);
   vi.stubGlobal("navigator", { onLine: true });
   vi.stubGlobal("addEventListener", () => {});
@@ -343,7 +344,7 @@ describe("live limits and moderation", () => {
     });
     await wait(2_000);
     expect(session.budget(performance.now())?.available).toBe(10);
-    expect(seen.frozen).toBe(false);
+    expect(seen.moderation).toEqual({ frozen: false, banned: false });
 
     // A new hello carries the edge's default (burst 2); the live rate stands until the next Limits frame.
     socket().drop();
@@ -357,7 +358,7 @@ describe("live limits and moderation", () => {
     const session = await connected();
     const ws = socket();
     ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: true }));
-    expect(seen.frozen).toBe(true);
+    expect(seen.moderation).toEqual({ frozen: true, banned: false });
     expect(session.frozen).toBe(true);
     expect(session.place(1, 1, 5)).toBe("frozen");
     expect(seen.messages.at(-1)).toMatch(/Not placed: the canvas is frozen/);
@@ -374,7 +375,7 @@ describe("live limits and moderation", () => {
     expect(seen.messages.at(-1)).toMatch(/^The canvas is frozen: the pixel was taken back\. You can watch/);
 
     ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false }));
-    expect(seen.frozen).toBe(false);
+    expect(seen.moderation).toEqual({ frozen: false, banned: false });
     expect(seen.messages.at(-1)).toMatch(/no longer frozen/);
     expect(session.place(1, 1, 5)).toBe("sent");
     expect(session.pixelAt(1, 1)).toBe(5);
@@ -396,7 +397,86 @@ describe("live limits and moderation", () => {
     expect(seen.queued).toBe(0);
   });
 
-  it("a ban is told plainly: the refused pixel is taken back, and the page can still watch", async () => {
+  it("[P17] a ban the Limits frame announces: the view says so, nothing is placed or sent, and unbanned drawing is back", async () => {
+    const session = await connected();
+    const ws = socket();
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false, banned: true }));
+    expect(seen.moderation).toEqual({ frozen: false, banned: true });
+    expect(session.banned).toBe(true);
+    expect(session.frozen).toBe(false);
+    // No optimistic pixel that the server's refusal would take back a moment later.
+    expect(session.place(1, 1, 5)).toBe("banned");
+    expect(seen.messages.at(-1)).toBe("Not placed: this browser may watch but not draw (it is banned from drawing).");
+    expect(session.pixelAt(1, 1)).toBe(0);
+    expect(session.pending).toBe(0);
+    expect(ws.places()).toEqual([]);
+    // The page still watches.
+    ws.deliver(encodePixels(1, [{ x: 5, y: 5, colour: 9 }]));
+    expect(session.pixelAt(5, 5)).toBe(9);
+
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false, banned: false }));
+    expect(seen.moderation).toEqual({ frozen: false, banned: false });
+    expect(seen.messages.at(-1)).toBe("This browser may draw again.");
+    expect(session.place(1, 1, 5)).toBe("sent");
+    expect(session.pixelAt(1, 1)).toBe(5);
+  });
+
+  it("[P17] a ban holds across a reconnect until the next Limits frame says otherwise", async () => {
+    const session = await connected();
+    socket().deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false, banned: true }));
+    socket().drop();
+    // Not connected: refused, not queued (it could never be sent).
+    expect(session.place(1, 1, 5)).toBe("banned");
+    expect(session.queued).toBe(0);
+    const ws = await join(1);
+    // Between the hello and its Limits frame the page still knows itself banned.
+    expect(session.place(1, 1, 5)).toBe("banned");
+    expect(ws.places()).toEqual([]);
+    // The ban was lifted while the page was away: the frame after the hello says so.
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false }));
+    expect(session.banned).toBe(false);
+    expect(seen.messages.at(-1)).toBe("This browser may draw again.");
+    expect(session.place(1, 1, 5)).toBe("sent");
+  });
+
+  it("[P17] queued pixels still waiting when the browser is banned are dropped, with a message", async () => {
+    const session = await connected();
+    socket().drop();
+    for (const x of [1, 2, 3]) session.place(x, 0, 7);
+    const ws = await join(0);
+    expect(ws.places().map((p) => p.pixels.length)).toEqual([2]);
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false, banned: true }));
+    await wait(1_500);
+    expect(ws.places()).toHaveLength(1);
+    expect(seen.messages).toContain("1 unsent pixel was dropped: this browser is banned from drawing.");
+    expect(session.pixelAt(3, 0)).toBe(0);
+    expect(seen.queued).toBe(0);
+  });
+
+  it("[P17] frozen and banned at once: the ban is named, and lifting one says the other still holds", async () => {
+    const session = await connected();
+    const ws = socket();
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: true, banned: true }));
+    expect(seen.moderation).toEqual({ frozen: true, banned: true });
+    expect(session.place(1, 1, 5)).toBe("banned");
+    expect(seen.messages.at(-1)).toBe("Not placed: the canvas is frozen, and this browser may watch but not draw.");
+
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false, banned: true }));
+    expect(seen.moderation).toEqual({ frozen: false, banned: true });
+    expect(seen.messages.at(-1)).toBe("The canvas is no longer frozen, but this browser may still not draw.");
+    expect(session.place(1, 1, 5)).toBe("banned");
+
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: true, banned: false }));
+    expect(seen.messages.at(-1)).toBe("This browser may draw again once the canvas is unfrozen.");
+    expect(session.place(1, 1, 5)).toBe("frozen");
+
+    ws.deliver(encodeLimits({ pixelsPerSecond: 1, burst: 2, frozen: false, banned: false }));
+    expect(seen.messages.at(-1)).toBe("The canvas is no longer frozen: you can draw again.");
+    expect(ws.places()).toEqual([]);
+    expect(session.place(1, 1, 5)).toBe("sent");
+  });
+
+  it("a ban the page did not know of is told plainly by the server's refusal: the pixel is taken back, and the page can still watch", async () => {
     const session = await connected();
     const ws = socket();
     expect(session.place(4, 4, 3)).toBe("sent");

@@ -16,8 +16,12 @@
  * lost with its socket and goes back to the queue.
  *
  * The canvas announces its placement limits after every hello and again whenever an admin changes
- * them (a Limits frame [P17]): the page paces itself by the latest, and while the canvas is frozen it
- * places nothing (the server would refuse it) and says so; queued pixels are dropped, with a message.
+ * them (a Limits frame [P17]): the page paces itself by the latest. The same frame says whether the
+ * canvas is frozen (nobody may draw) and whether this connection's identity is banned (this browser
+ * may not draw; the server sends the frame again when an admin bans or unbans it). While either holds
+ * the page places nothing (the server would refuse it) and says so, and queued pixels are dropped,
+ * with a message. A refusal from the server (an Error frame) stays the fallback for a page whose
+ * knowledge is behind.
  */
 
 import type { CanvasBounds, ErrorFrame, Limits, Pixel, Presence, RateLimit, ServerHello } from "../worker/protocol.ts";
@@ -52,8 +56,16 @@ export interface SessionView {
   message(text: string, tone: "info" | "error"): void;
   /** The page's own unconfirmed pixels changed: `queued` wait to be sent, `awaiting` wait for a verdict. */
   outbox(queued: readonly Pixel[], awaiting: number): void;
-  /** The canvas was frozen (nobody may draw) or unfrozen, as its latest Limits frame says. */
-  frozen(frozen: boolean): void;
+  /** What stops this page from drawing changed, as the canvas's latest Limits frame says. */
+  moderation(moderation: Moderation): void;
+}
+
+/** What stops this page from drawing, as the canvas's latest Limits frame said [P17]. */
+export interface Moderation {
+  /** An admin froze the canvas: nobody may draw. */
+  frozen: boolean;
+  /** An admin banned this browser's identity: it may watch but not draw. */
+  banned: boolean;
 }
 
 export type PlaceOutcome =
@@ -67,6 +79,8 @@ export type PlaceOutcome =
   | "rate_limited"
   /** Nothing placed: the canvas is frozen. */
   | "frozen"
+  /** Nothing placed: this browser is banned from drawing (it wins over "frozen" when both hold). */
+  | "banned"
   /** Nothing placed: the queue of unsent pixels is full. */
   | "queue_full"
   /** Nothing placed: outside the canvas or the palette. */
@@ -74,8 +88,8 @@ export type PlaceOutcome =
 
 export interface PlaceOptions {
   /**
-   * Hold back a placement the page knows the server would refuse: over its budget, or on a frozen
-   * canvas (default true). False sends it anyway, as a client whose knowledge is out of date would: a
+   * Hold back a placement the page knows the server would refuse: over its budget, on a frozen
+   * canvas, or from a banned browser (default true). False sends it anyway, as a client whose knowledge is out of date would: a
    * test hook for the server's refusals.
    */
   checkLocally?: boolean;
@@ -123,8 +137,11 @@ export class Session {
   private bucket: TokenBucket | undefined;
   /** The rate the canvas last announced in a Limits frame; it wins over the hello's (the edge's defaults). */
   private liveRate: RateLimit | undefined;
-  /** The canvas is frozen, as its latest Limits frame said (kept across reconnects until the next). */
-  private isFrozen = false;
+  /**
+   * Frozen and banned, as the latest Limits frame said. Both are kept across reconnects until the
+   * next one (it follows every hello), so a reconnect does not briefly let a banned page draw.
+   */
+  private blocked: Moderation = { frozen: false, banned: false };
   private nonce = 0;
   private snapshotInFlight = false;
   private snapshotTimer: ReturnType<typeof setTimeout> | undefined;
@@ -193,7 +210,12 @@ export class Session {
 
   /** The canvas is frozen: nobody may draw. */
   get frozen(): boolean {
-    return this.isFrozen;
+    return this.blocked.frozen;
+  }
+
+  /** This browser is banned from drawing. */
+  get banned(): boolean {
+    return this.blocked.banned;
   }
 
   /** Pixels queued to be sent (placed while not connected). */
@@ -232,12 +254,10 @@ export class Session {
     if (state.colourAt(x, y) === undefined || !Number.isInteger(colour) || colour < 0 || colour >= state.paletteSize) {
       return "outside";
     }
-    if (this.isFrozen && options.checkLocally !== false) {
-      this.view.message(
-        "Not placed: the canvas is frozen. You can watch; drawing is back once it is unfrozen.",
-        "error",
-      );
-      return "frozen";
+    const { frozen, banned } = this.blocked;
+    if ((frozen || banned) && options.checkLocally !== false) {
+      this.view.message(`Not placed: ${notPlaced(this.blocked)}`, "error");
+      return banned ? "banned" : "frozen";
     }
     const now = performance.now();
     const pixel = { x, y, colour };
@@ -299,9 +319,10 @@ export class Session {
     if (this.currentStatus !== "connected" || !bucket || !hello) return;
     // Unconfirmed pixels go first once their fate is known (resolveUnconfirmed).
     if (this.queue.size === 0 || this.unconfirmed.size > 0) return;
-    if (this.isFrozen) {
-      // The server would refuse them all; keeping them until an unfreeze could mean minutes or days.
-      this.dropped(this.queue.take(this.queue.size).length, "the canvas is frozen");
+    if (this.blocked.frozen || this.blocked.banned) {
+      // The server would refuse them all; keeping them until an unfreeze or unban could mean days.
+      const why = this.blocked.banned ? "this browser is banned from drawing" : "the canvas is frozen";
+      this.dropped(this.queue.take(this.queue.size).length, why);
       this.changed();
       return;
     }
@@ -488,9 +509,9 @@ export class Session {
   }
 
   /**
-   * The limits in force now (after every hello, and whenever an admin changes them): the budget
-   * follows them without a refill (TokenBucket.configure), the view shows the frozen state, and
-   * queued pixels go (or, frozen, are dropped).
+   * The limits in force now (after every hello, whenever an admin changes them, and to a banned or
+   * unbanned identity's sockets): the budget follows them without a refill (TokenBucket.configure),
+   * the view shows the frozen and banned states, and queued pixels go (or, blocked, are dropped).
    */
   private onLimits(limits: Limits): void {
     const now = performance.now();
@@ -498,10 +519,13 @@ export class Session {
     this.liveRate = rate;
     if (this.bucket) this.bucket.configure(rate, now);
     else this.bucket = new TokenBucket(rate, now);
-    if (limits.frozen !== this.isFrozen) {
-      this.isFrozen = limits.frozen;
-      this.view.frozen(limits.frozen);
-      if (!limits.frozen) this.view.message("The canvas is no longer frozen: you can draw again.", "info");
+    const before = this.blocked;
+    const after = { frozen: limits.frozen, banned: limits.banned };
+    if (after.frozen !== before.frozen || after.banned !== before.banned) {
+      this.blocked = after;
+      this.view.moderation(after);
+      const lifted = liftedMessage(before, after);
+      if (lifted) this.view.message(lifted, "info");
     }
     this.flush();
   }
@@ -706,6 +730,24 @@ export class Session {
     const hello = this.lastHello;
     return hello && { width: hello.width, height: hello.height, paletteSize: hello.palette.length };
   }
+}
+
+/** Why a click placed nothing, for "Not placed: …" (banned first: it outlasts a freeze). */
+function notPlaced({ frozen, banned }: Moderation): string {
+  if (banned && frozen) return "the canvas is frozen, and this browser may watch but not draw.";
+  if (banned) return "this browser may watch but not draw (it is banned from drawing).";
+  return "the canvas is frozen. You can watch; drawing is back once it is unfrozen.";
+}
+
+/** What to say when a freeze or a ban is lifted, and whether the other still holds. */
+function liftedMessage(before: Moderation, after: Moderation): string | undefined {
+  const unfrozen = before.frozen && !after.frozen;
+  const unbanned = before.banned && !after.banned;
+  if (!unfrozen && !unbanned) return undefined;
+  if (after.banned) return "The canvas is no longer frozen, but this browser may still not draw.";
+  if (after.frozen) return "This browser may draw again once the canvas is unfrozen.";
+  if (unbanned && unfrozen) return "The canvas is no longer frozen and this browser may draw again.";
+  return unbanned ? "This browser may draw again." : "The canvas is no longer frozen: you can draw again.";
 }
 
 function sameCanvas(a: ServerHello, b: ServerHello): boolean {

@@ -1,13 +1,13 @@
 /**
  * @module ui
  * The page's small widgets, each bound to elements of index.html: the palette bar, the status line,
- * presence, the pixel budget, the unsent-pixel count, the frozen banner, the help panel, "served by"
- * and the message line.
+ * presence, the pixel budget, the unsent-pixel count, the frozen / banned banner, the help panel,
+ * "served by" and the message line.
  * They only display what they are given; main.ts decides when.
  */
 
 import type { Presence, ServerHello } from "../worker/protocol.ts";
-import type { Budget, Status } from "./session.ts";
+import type { Budget, Moderation, Status } from "./session.ts";
 
 /** The element with this id, checked to be of the expected kind (a missing element is a build bug). */
 export function element<T extends HTMLElement>(id: string, kind: new () => T): T {
@@ -171,18 +171,55 @@ export class OutboxView {
 }
 
 /**
- * The frozen canvas: a banner over the canvas while an admin has frozen it, and `data-frozen` on the
- * page so the style can show that clicks place nothing (the palette dims, the cursor says no).
+ * The banner's words for what stops this browser from drawing: a headline and a line of detail; none
+ * when nothing does. Frozen is everyone's state and banned this browser's own, so the wordings differ;
+ * when both hold, the banner names both (an unfreeze alone would not let this browser draw).
  */
-export class FrozenBanner {
+export function moderationText({ frozen, banned }: Moderation): { headline: string; detail: string } | undefined {
+  if (frozen && banned) {
+    return {
+      headline: "The canvas is frozen, and this browser may watch but not draw.",
+      detail: "An unfreeze alone will not lift the ban.",
+    };
+  }
+  if (banned) {
+    return {
+      headline: "This browser may watch but not draw.",
+      detail: "An admin banned it from drawing; the canvas stays live.",
+    };
+  }
+  if (frozen) {
+    return {
+      headline: "The canvas is frozen.",
+      detail: "You can watch, but nobody can draw until it is unfrozen.",
+    };
+  }
+  return undefined;
+}
+
+/**
+ * A banner over the canvas while this browser may not draw (the canvas is frozen, or it is banned),
+ * and `data-frozen` / `data-banned` on the page so the style can show that clicks place nothing (the
+ * cursor says no).
+ */
+export class ModerationBanner {
   constructor(
     private readonly banner: HTMLElement,
     private readonly page: HTMLElement,
   ) {}
 
-  show(frozen: boolean): void {
-    this.banner.hidden = !frozen;
-    this.page.dataset.frozen = String(frozen);
+  show(moderation: Moderation): void {
+    const text = moderationText(moderation);
+    this.banner.hidden = text === undefined;
+    this.banner.dataset.frozen = String(moderation.frozen);
+    this.banner.dataset.banned = String(moderation.banned);
+    if (text) {
+      const headline = document.createElement("strong");
+      headline.textContent = text.headline;
+      this.banner.replaceChildren(headline, ` ${text.detail}`);
+    }
+    this.page.dataset.frozen = String(moderation.frozen);
+    this.page.dataset.banned = String(moderation.banned);
   }
 }
 

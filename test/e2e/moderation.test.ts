@@ -6,13 +6,16 @@
  * - an admin's new limits reach the page's budget at once;
  * - a frozen canvas shows a banner and places nothing (checked on the server), and draws again once
  *   unfrozen;
- * - a banned browser is told it can watch but not draw, and its pixel never reaches the server.
+ * - a banned browser shows a banner as soon as the admin bans it, without trying to draw; a click
+ *   sends nothing (checked on B's socket and on the server), a placement past the page's checks is
+ *   refused by the server and rolled back, and once unbanned the banner goes and it draws again.
  * Every claim about the server is checked on the server (GET /api/pixel), not only on screen.
  */
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../loadtest/stack.ts";
+import { Op } from "../../worker/protocol.ts";
 import {
   clickPixel,
   inspectPixel,
@@ -20,6 +23,7 @@ import {
   openCanvas,
   pendingOf,
   pixelAt,
+  waitConnected,
   waitPixel,
   waitSettled,
 } from "../support/browser.ts";
@@ -39,6 +43,23 @@ async function text(page: Page, selector: string): Promise<string> {
   return (await page.locator(selector).textContent()) ?? "";
 }
 
+/**
+ * Opens the page like openCanvas, counting the Place frames it sends on any of its sockets: what the
+ * server does with a frame cannot show whether the page sent it (a banned one is refused either way).
+ */
+async function openCountingPlaces(browser: Browser, url: string): Promise<{ page: Page; placesSent: () => number }> {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+  let places = 0;
+  page.on("websocket", (socket) => {
+    socket.on("framesent", ({ payload }) => {
+      if (typeof payload !== "string" && payload[0] === Op.Place) places++;
+    });
+  });
+  await page.goto(url);
+  await waitConnected(page);
+  return { page, placesSent: () => places };
+}
+
 /** The page's identity as the server sees it: its own cookie, asked from inside the page. */
 function identityOf(page: Page): Promise<string> {
   return page.evaluate(async () => {
@@ -52,6 +73,8 @@ describe("moderation and the pixel log, seen from the page", () => {
   let browser: Browser;
   let a: Page;
   let b: Page;
+  /** Place frames B's page has sent. */
+  let placesSentByB: () => number;
   let idA: string;
 
   /** The server's record of (x, y): its colour and who drew there. */
@@ -75,7 +98,7 @@ describe("moderation and the pixel log, seen from the page", () => {
     [stack, browser] = await Promise.all([startStack({ vars: VARS }), launch()]);
     // openCanvas gives each page its own browser context: its own cookies, so its own identity.
     a = await openCanvas(browser, stack.url);
-    b = await openCanvas(browser, stack.url);
+    ({ page: b, placesSent: placesSentByB } = await openCountingPlaces(browser, stack.url));
     idA = await identityOf(a);
   });
 
@@ -139,10 +162,10 @@ describe("moderation and the pixel log, seen from the page", () => {
   it("[P17] a frozen canvas shows a banner and places nothing; unfrozen, drawing works again", async () => {
     await admin("POST", "freeze");
     for (const page of [a, b]) {
-      await page.locator("#frozen").waitFor({ state: "visible" });
+      await page.locator("#moderation").waitFor({ state: "visible" });
       expect(await page.evaluate(() => document.body.dataset.frozen)).toBe("true");
     }
-    expect(await text(a, "#frozen")).toMatch(/frozen/);
+    expect(await text(a, "#moderation")).toMatch(/^The canvas is frozen\. You can watch/);
 
     // A click is refused on the page, with the reason; nothing is shown, queued or sent.
     await clickPixel(a, 20, 20, 9);
@@ -159,7 +182,7 @@ describe("moderation and the pixel log, seen from the page", () => {
     for (const x of [20, 21]) expect(await record(x, 20)).toMatchObject({ colour: BLANK, history: [] });
 
     await admin("POST", "unfreeze");
-    for (const page of [a, b]) await page.locator("#frozen").waitFor({ state: "hidden" });
+    for (const page of [a, b]) await page.locator("#moderation").waitFor({ state: "hidden" });
     expect(await a.evaluate(() => document.body.dataset.frozen)).toBe("false");
     await clickPixel(a, 20, 20, 9);
     await waitPixel(b, 20, 20, 9);
@@ -167,21 +190,47 @@ describe("moderation and the pixel log, seen from the page", () => {
     expect((await record(20, 20)).history[0]).toMatchObject({ identity: idA, colour: 9 });
   });
 
-  it("a banned browser is told it can watch but not draw, and its pixel never reaches the server", async () => {
+  it("[P17] a banned browser shows it at once, sends nothing, and draws again once unbanned", async () => {
     const idB = await identityOf(b);
     await admin("PUT", `bans/${idB}`, { reason: "e2e test" });
+    // B learns of the ban from the Limits frame the server sends its socket, before trying to draw.
+    await b.locator("#moderation").waitFor({ state: "visible" });
+    expect(await text(b, "#moderation")).toMatch(/^This browser may watch but not draw\./);
+    expect(await b.evaluate(() => document.body.dataset.banned)).toBe("true");
+    // The ban is B's alone.
+    expect(await a.locator("#moderation").isHidden()).toBe(true);
+    expect(await a.evaluate(() => document.body.dataset.banned)).toBe("false");
+    await b.screenshot({ path: `${OUT}/moderation-banned.png` });
+
+    // A click is refused on the page, with the reason: nothing shown, queued or sent.
+    const sentBefore = placesSentByB();
     await clickPixel(b, 30, 30, 3);
-    await expect.poll(() => text(b, "#message")).toMatch(/You can watch but not draw/);
-    await waitSettled(b);
+    await expect.poll(() => text(b, "#message")).toMatch(/^Not placed: this browser may watch but not draw/);
     expect(await pixelAt(b, 30, 30)).toBe(BLANK);
+    expect(await pendingOf(b)).toBe(0);
     expect(await record(30, 30)).toMatchObject({ colour: BLANK, history: [] });
+
+    // A page that sends anyway (past its own checks) is refused by the server and rolled back. Its
+    // frame is the only one B sent since the ban: the click's would have been counted before it.
+    await b.evaluate(() => window.__pixelPlayground?.placeUnchecked(32, 30, 3));
+    await expect.poll(() => text(b, "#message")).toMatch(/^You can watch but not draw: .*the pixel was taken back/);
+    await waitSettled(b);
+    expect(await pixelAt(b, 32, 30)).toBe(BLANK);
+    expect(await record(32, 30)).toMatchObject({ colour: BLANK, history: [] });
+    await expect.poll(placesSentByB).toBe(sentBefore + 1);
+
     // It still watches: A's pixels reach it.
     await clickPixel(a, 31, 30, 4);
     await waitPixel(b, 31, 30, 4);
 
     await admin("DELETE", `bans/${idB}`);
+    await b.locator("#moderation").waitFor({ state: "hidden" });
+    expect(await b.evaluate(() => document.body.dataset.banned)).toBe("false");
+    await expect.poll(() => text(b, "#message")).toMatch(/may draw again/);
     await clickPixel(b, 30, 30, 3);
     await waitPixel(a, 30, 30, 3);
+    await waitSettled(b);
     expect((await record(30, 30)).history[0]).toMatchObject({ identity: idB, colour: 3 });
+    await expect.poll(placesSentByB).toBe(sentBefore + 2);
   });
 });
