@@ -12,7 +12,7 @@
  * processes used (/proc), and each system's memory per connected client.
  *
  * `--quick` runs a tiny version (CI smoke: one small step per system). `--json FILE` writes the
- * results; the table goes to stdout.
+ * results, `--html FILE` the same results as a page of charts (report-html.ts); the table goes to stdout.
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -22,11 +22,13 @@ import { type Regions, type Stack, startRegions, startStack } from "../stack.ts"
 import { ratio, SampleBuffer, summarizeLatency } from "../stats.ts";
 import { sleep, UNLIMITED_VARS } from "./common.ts";
 import { groupUsage } from "./procfs.ts";
+import { renderBenchHtml } from "./report-html.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const { values } = parseArgs({
   options: {
     json: { type: "string" },
+    html: { type: "string" },
     quick: { type: "boolean", default: false },
     systems: { type: "string", default: "project,regions,baseline" },
     clients: { type: "string", default: "200,1000" },
@@ -278,4 +280,5 @@ for (const r of results) {
   console.log(`${r.system.padEnd(10)} ${caps.map((c) => String(c).padStart(10)).join("")}   ${vs.join(" ")}`);
 }
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+if (values.html) writeFileSync(values.html, renderBenchHtml(report));
 process.exit(0);
