@@ -67,7 +67,24 @@ export interface Stack {
   kill(): Promise<void>;
 }
 
+/**
+ * Starts `wrangler dev` and waits until it answers. Ports come from the OS (port 0), and one of them
+ * can be taken by another socket before wrangler binds it; that start is retried on fresh ports.
+ */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (error) {
+      const raced = error instanceof Error && error.message.includes("Address already in use");
+      if (!raced || attempt >= 3) throw error;
+      console.warn(`stack: a port was taken before wrangler bound it; starting again (attempt ${attempt + 1})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
   const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "pixel-playground-"));
   const port = options.port ?? (await freePort());
   const inspector = await freePort();

@@ -27,6 +27,7 @@ describe("edgeConfig", () => {
       pixelBurst: 30,
       framesPerSecond: 30,
       presenceHeartbeatMs: 10_000,
+      batchMs: 5,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -40,6 +41,7 @@ describe("edgeConfig", () => {
         RATE_LIMIT_PIXEL_BURST: "100",
         RATE_LIMIT_FRAMES_PER_SECOND: "200",
         PRESENCE_HEARTBEAT_MS: "500",
+        EDGE_BATCH_MS: "0",
       }),
     ).toEqual({
       region: "eu-west",
@@ -48,6 +50,7 @@ describe("edgeConfig", () => {
       pixelBurst: 100,
       framesPerSecond: 200,
       presenceHeartbeatMs: 500,
+      batchMs: 0,
     });
     expect(warn).not.toHaveBeenCalled();
   });

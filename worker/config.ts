@@ -30,6 +30,7 @@ export interface Vars {
   BROADCAST_SEND_BUDGET?: string;
   BROADCAST_MAX_INTERVAL_MS?: string;
   PRESENCE_HEARTBEAT_MS?: string;
+  EDGE_BATCH_MS?: string;
 }
 
 /**
@@ -50,6 +51,12 @@ export interface EdgeConfig {
   framesPerSecond: number;
   /** How often an isolate with sockets reports its count even when it has not changed. */
   presenceHeartbeatMs: number;
+  /**
+   * How long an isolate gathers its sessions' placements into one message to the canvas while
+   * placements are arriving (edge/fan-in.ts); a placement on a quiet isolate leaves at once. 0: one
+   * message per placement.
+   */
+  batchMs: number;
 }
 
 export interface CanvasConfig {
@@ -138,6 +145,7 @@ export function edgeConfig(vars: Vars): EdgeConfig {
     pixelBurst: limits.pixelBurst,
     framesPerSecond: int("RATE_LIMIT_FRAMES_PER_SECOND", vars.RATE_LIMIT_FRAMES_PER_SECOND, 30, 1, 100000),
     presenceHeartbeatMs: presenceHeartbeatMs(vars),
+    batchMs: int("EDGE_BATCH_MS", vars.EDGE_BATCH_MS, 5, 0, 1000),
   };
 }
 

@@ -26,6 +26,7 @@ export const Op = {
   Limits: 0x86,
   CanvasInfo: 0x41,
   PresenceReport: 0x42,
+  PlaceBatch: 0x43,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -664,6 +665,91 @@ export function decodePresenceReport(data: ArrayBuffer | ArrayBufferView): Decod
   if (view.byteLength !== 9)
     return fail(ErrorCode.BadFrame, `presence report: expected 9 bytes, got ${view.byteLength}`);
   return { ok: true, value: { op: Op.PresenceReport, count: view.getUint32(1), reportSeq: view.getUint32(5) } };
+}
+
+/**
+ * Placements of several client sockets of one edge isolate, carried to the canvas in one message
+ * (edge/fan-in.ts): each names the session (numbered per isolate) whose channel it belongs to, so
+ * the canvas meters it against that channel's identity and answers on that channel.
+ */
+export interface BatchedPlacement {
+  session: number;
+  nonce: number;
+  pixels: Pixel[];
+}
+
+export interface PlaceBatch {
+  op: typeof Op.PlaceBatch;
+  placements: BatchedPlacement[];
+}
+
+const BATCH_HEADER = 3; // op u8, count u16
+const BATCH_ENTRY_HEADER = 10; // session u32, nonce u32, count u16
+/** Most placements, and most pixels, one PlaceBatch carries: what fits one broadcast frame. */
+export const MAX_BATCH_PLACEMENTS = 0xffff;
+export const MAX_BATCH_PIXELS = MAX_FRAME_PIXELS;
+
+/** Bytes a placement of `pixels` pixels adds to a PlaceBatch. */
+export function batchEntryBytes(pixels: number): number {
+  return BATCH_ENTRY_HEADER + pixels * PIXEL_BYTES;
+}
+
+export function encodePlaceBatch(placements: readonly BatchedPlacement[]): Uint8Array {
+  if (placements.length === 0 || placements.length > MAX_BATCH_PLACEMENTS) {
+    throw new RangeError(`a batch holds 1 to ${MAX_BATCH_PLACEMENTS} placements`);
+  }
+  let size = BATCH_HEADER;
+  for (const p of placements) size += batchEntryBytes(p.pixels.length);
+  const bytes = new Uint8Array(size);
+  const view = asView(bytes);
+  view.setUint8(0, Op.PlaceBatch);
+  view.setUint16(1, placements.length);
+  let at = BATCH_HEADER;
+  for (const p of placements) {
+    if (p.pixels.length === 0 || p.pixels.length > MAX_PLACE_PIXELS)
+      throw new RangeError("1 to 256 pixels a placement");
+    view.setUint32(at, p.session >>> 0);
+    view.setUint32(at + 4, p.nonce >>> 0);
+    view.setUint16(at + 8, p.pixels.length);
+    writePixels(view, at + BATCH_ENTRY_HEADER, p.pixels);
+    at += batchEntryBytes(p.pixels.length);
+  }
+  return bytes;
+}
+
+/**
+ * Decodes and validates a PlaceBatch; undefined for any other opcode. Every placement is checked as
+ * a Place frame is [P5][P7], and the layout must account for every byte.
+ */
+export function decodePlaceBatch(
+  data: ArrayBuffer | ArrayBufferView,
+  bounds: CanvasBounds,
+): Decoded<PlaceBatch> | undefined {
+  const view = asView(data);
+  if (view.byteLength === 0 || view.getUint8(0) !== Op.PlaceBatch) return undefined;
+  if (view.byteLength < BATCH_HEADER) return fail(ErrorCode.BadFrame, "place batch: truncated header");
+  const count = view.getUint16(1);
+  if (count === 0) return fail(ErrorCode.BadFrame, "place batch: no placements");
+  const placements: BatchedPlacement[] = new Array(count);
+  let at = BATCH_HEADER;
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    if (at + BATCH_ENTRY_HEADER > view.byteLength) return fail(ErrorCode.BadFrame, `place batch: entry ${i} truncated`);
+    const pixelCount = view.getUint16(at + 8);
+    if (pixelCount === 0 || pixelCount > MAX_PLACE_PIXELS) {
+      return fail(ErrorCode.BadFrame, `place batch: entry ${i} has ${pixelCount} pixels`);
+    }
+    const end = at + batchEntryBytes(pixelCount);
+    if (end > view.byteLength) return fail(ErrorCode.BadFrame, `place batch: entry ${i} truncated`);
+    total += pixelCount;
+    if (total > MAX_BATCH_PIXELS) return fail(ErrorCode.TooLarge, `place batch: over ${MAX_BATCH_PIXELS} pixels`);
+    const pixels = readPixels(view, at + BATCH_ENTRY_HEADER, pixelCount, bounds);
+    if (!pixels.ok) return pixels;
+    placements[i] = { session: view.getUint32(at), nonce: view.getUint32(at + 4), pixels: pixels.value };
+    at = end;
+  }
+  if (at !== view.byteLength) return fail(ErrorCode.BadFrame, `place batch: ${view.byteLength - at} bytes left over`);
+  return { ok: true, value: { op: Op.PlaceBatch, placements } };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -115,6 +115,41 @@ export class TestClient {
   }
 }
 
+const BASE = "https://pixels.test";
+/** The admin token the workers tier configures (vitest.config.ts). */
+export const ADMIN_TOKEN = "test-admin-token";
+
+export interface Reply {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+/** Calls the HTTP API as the admin (or with `token`; null sends none); parses JSON bodies. */
+export async function api(
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string | null } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  const token = options.token === undefined ? ADMIN_TOKEN : options.token;
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(options.body);
+  }
+  const res = await SELF.fetch(`${BASE}${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Byte-for-byte equality, reporting the first difference so a failure says where. */

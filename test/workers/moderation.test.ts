@@ -23,44 +23,14 @@ import {
   type Pixel,
   type PixelsFrame,
 } from "../../worker/protocol.ts";
-import { sleep, TestClient } from "./client.ts";
+import { ADMIN_TOKEN, api, sleep, TestClient } from "./client.ts";
 
 const BASE = "https://pixels.test";
-const TOKEN = "test-admin-token";
+
 const isPixels = (m: { op: number }): m is PixelsFrame => m.op === Op.Pixels;
 const isError = (m: { op: number }): m is ErrorFrame => m.op === Op.Error;
 const isLimits = (m: { op: number }): m is LimitsFrame => m.op === Op.Limits;
 const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
-
-interface Reply {
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
-
-async function api(
-  method: string,
-  path: string,
-  options: { body?: unknown; token?: string | null } = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  const token = options.token === undefined ? TOKEN : options.token;
-  if (token !== null) headers.Authorization = `Bearer ${token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(options.body);
-  }
-  const res = await SELF.fetch(`${BASE}${path}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
-}
 
 /** A fresh signed identity: its id and the Cookie header that presents it. */
 async function newIdentity(): Promise<{ id: string; cookie: string }> {
@@ -88,9 +58,11 @@ async function waitFor(check: () => Promise<boolean>, ms = 3000): Promise<void> 
   }
 }
 
+let nextSession = 1;
+
 /** A channel straight to the canvas, as an edge isolate opens one: what the canvas decides on its own. */
 async function rawChannel(isolate: string, identity: string, network = "192.0.2.1") {
-  const url = `https://canvas/channel?isolate=${isolate}&region=test&identity=${identity}&network=${network}`;
+  const url = `https://canvas/channel?isolate=${isolate}&region=test&identity=${identity}&network=${network}&session=${nextSession++}`;
   const res = await stub().fetch(url, { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (!ws) throw new Error(`channel refused: ${res.status}`);
@@ -509,7 +481,7 @@ describe("admin API", () => {
     expect((await api("POST", "/api/admin/freeze", { token: "" })).status).toBe(401);
     const disabled = await app.request(
       `${BASE}/api/admin`,
-      { headers: { Authorization: `Bearer ${TOKEN}` } },
+      { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } },
       {
         ...env,
         ADMIN_TOKEN: "",
@@ -527,13 +499,13 @@ describe("admin API", () => {
     expect((await api("PATCH", "/api/admin/limits", { body: {} })).status).toBe(400);
     const text = await SELF.fetch(`${BASE}/api/admin/limits`, {
       method: "PATCH",
-      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "text/plain" },
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "text/plain" },
       body: "pixelsPerSecond=5",
     });
     expect(text.status).toBe(415);
     const broken = await SELF.fetch(`${BASE}/api/admin/wipe`, {
       method: "POST",
-      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
       body: "{not json",
     });
     expect(broken.status).toBe(400);
@@ -552,7 +524,7 @@ describe("admin API", () => {
     const entries = log.body as { action: string; actor: string; at: number }[];
     expect(entries.map((e) => e.action)).toEqual(["limits", "unfreeze", "freeze"]);
     expect(entries.every((e) => e.actor === "admin@unknown/test")).toBe(true);
-    expect(JSON.stringify(log.body)).not.toContain(TOKEN);
+    expect(JSON.stringify(log.body)).not.toContain(ADMIN_TOKEN);
   });
 });
 

@@ -17,7 +17,7 @@ const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
 
 /** A simulated edge isolate: one channel to the canvas, reporting whatever count it is told. */
 async function fakeIsolate(isolateId: string, region: string) {
-  const url = `https://canvas/channel?isolate=${isolateId}&region=${region}&identity=edge-${isolateId}&network=test`;
+  const url = `https://canvas/channel?isolate=${isolateId}&region=${region}&identity=edge-${isolateId}&network=test&session=1`;
   const res = await stub().fetch(url, { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (!ws) throw new Error(`channel refused: ${res.status}`);

@@ -6,8 +6,13 @@
  * object closes, and the edge reconnects).
  */
 
+/** The key of a channel among all of them: its isolate and its session there. */
+export function originKey(isolateId: string, session: number): string {
+  return `${session} ${isolateId}`;
+}
+
 export interface ChannelAttachment {
-  v: 2;
+  v: 3;
   /** The edge isolate that holds the client end of this channel. */
   isolateId: string;
   region: string;
@@ -15,16 +20,19 @@ export interface ChannelAttachment {
   /** The signed identity of the client, and its network (IPv4 address or IPv6 /64), as the edge saw them. */
   identity: string;
   network: string;
+  /** The edge session's number in its isolate: PlaceBatch entries name their channel by it. */
+  session: number;
 }
 
 export function isChannelAttachment(value: unknown): value is ChannelAttachment {
   if (typeof value !== "object" || value === null) return false;
   return (
-    Reflect.get(value, "v") === 2 &&
+    Reflect.get(value, "v") === 3 &&
     typeof Reflect.get(value, "isolateId") === "string" &&
     typeof Reflect.get(value, "region") === "string" &&
     typeof Reflect.get(value, "connectedAt") === "number" &&
     typeof Reflect.get(value, "identity") === "string" &&
-    typeof Reflect.get(value, "network") === "string"
+    typeof Reflect.get(value, "network") === "string" &&
+    Number.isInteger(Reflect.get(value, "session"))
   );
 }

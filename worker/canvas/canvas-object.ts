@@ -13,8 +13,10 @@ import type { AdminAction } from "../admin.ts";
 import { type CanvasConfig, canvasConfig } from "../config.ts";
 import { applyLimitsPatch, type Limits } from "../limits.ts";
 import {
+  type BatchedPlacement,
   type CanvasBounds,
   decodeClientMessage,
+  decodePlaceBatch,
   decodePresenceReport,
   ERROR_NAMES,
   ErrorCode,
@@ -30,7 +32,7 @@ import {
   Op,
   type Pixel,
 } from "../protocol.ts";
-import { type ChannelAttachment, isChannelAttachment } from "./attachment.ts";
+import { type ChannelAttachment, isChannelAttachment, originKey } from "./attachment.ts";
 import type { CanvasState } from "./canvas-state.ts";
 import { FrameRing } from "./frame-ring.ts";
 import { Guard } from "./guard.ts";
@@ -48,6 +50,11 @@ const RING_BYTES = 16 * 1024 * 1024;
 const MAX_WIPE_PIXELS = 1 << 20;
 /** Presence frames go out at most this often ("a few per second"), at once when the hub is quiet. */
 const PRESENCE_INTERVAL_MS = 250;
+/**
+ * A closed channel stays findable this long: a PlaceBatch carried by another session of its isolate
+ * may name it after its close arrived (messages on different sockets are not ordered).
+ */
+const ORIGIN_GRACE_MS = 10_000;
 
 export interface IsolateStats {
   isolateId: string;
@@ -112,6 +119,9 @@ export interface CanvasStats {
   channels: number;
   pixelsPlaced: number;
   framesBroadcast: number;
+  /** Messages that brought placements in, and the placements they brought: the edges' fan-in at work. */
+  placementMessages: number;
+  placementsReceived: number;
   ringFrames: number;
   coldStartMs: number;
   presence: PresenceStats;
@@ -134,6 +144,10 @@ export class CanvasObject extends DurableObject<Env> {
    * time. A wake from hibernation starts with an empty map and refills it from the attachments.
    */
   private readonly channels = new WeakMap<WebSocket, ChannelAttachment>();
+  /** Every channel by isolate and session, for the placements of a PlaceBatch (edge/fan-in.ts). */
+  private readonly origins = new Map<string, WebSocket>();
+  /** Closed channels still in `origins`, oldest first, forgotten after ORIGIN_GRACE_MS. */
+  private readonly closedOrigins: { key: string; ws: WebSocket; at: number }[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sockets the last flush sent to: paces the next one without listing the sockets again. */
   private socketsAtLastFlush = 0;
@@ -147,6 +161,9 @@ export class CanvasObject extends DurableObject<Env> {
   // Counters since this instance started (a wake from hibernation starts them again).
   private pixelsPlaced = 0;
   private framesBroadcast = 0;
+  /** Messages that carried placements in, and the placements they carried. */
+  private placementMessages = 0;
+  private placementsReceived = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -175,7 +192,9 @@ export class CanvasObject extends DurableObject<Env> {
     // A wake from hibernation finds its channels already open: count them against the caps again.
     for (const ws of ctx.getWebSockets()) {
       const attachment = this.channelOf(ws);
-      if (attachment) this.countSocket(ws, attachment);
+      if (!attachment) continue;
+      this.countSocket(ws, attachment);
+      this.origins.set(originKey(attachment.isolateId, attachment.session), ws);
     }
     for (const frame of loaded.frames) this.ring.push(frame);
     this.presence = new PresenceRegistry(config.presenceExpiryMs);
@@ -198,6 +217,9 @@ export class CanvasObject extends DurableObject<Env> {
     const region = url.searchParams.get("region") ?? "";
     const identity = url.searchParams.get("identity") ?? "";
     const network = url.searchParams.get("network") ?? "";
+    const sessionParam = url.searchParams.get("session") ?? "";
+    const session = /^\d{1,10}$/.test(sessionParam) ? Number(sessionParam) : Number.NaN;
+    if (!(session <= 0xffffffff)) return new Response("session must be a u32", { status: 400 });
     const encoder = new TextEncoder();
     const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
     if (!label(isolateId) || !label(identity) || !label(network) || encoder.encode(region).length > MAX_LABEL_BYTES) {
@@ -212,9 +234,18 @@ export class CanvasObject extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     // The Hibernation API: the runtime holds the socket, and the object may sleep while it is idle.
     this.ctx.acceptWebSocket(server);
-    const attachment: ChannelAttachment = { v: 2, isolateId, region, connectedAt: Date.now(), identity, network };
+    const attachment: ChannelAttachment = {
+      v: 3,
+      isolateId,
+      region,
+      connectedAt: Date.now(),
+      identity,
+      network,
+      session,
+    };
     server.serializeAttachment(attachment);
     this.channels.set(server, attachment);
+    this.origins.set(originKey(isolateId, session), server);
     this.countSocket(server, attachment);
     // Sent in the same synchronous step as the accept: every frame after `seq` reaches this socket.
     server.send(
@@ -249,6 +280,16 @@ export class CanvasObject extends DurableObject<Env> {
       else ws.send(encodeError(report.error.error, report.error.message));
       return;
     }
+    const batch = decodePlaceBatch(message, this.bounds);
+    if (batch) {
+      if (batch.ok) this.onPlaceBatch(attachment.isolateId, batch.value.placements);
+      else {
+        // The edge validated every placement; a batch that fails here is a bug there, not a client's.
+        console.error(`canvas: refused a place batch from isolate ${attachment.isolateId}: ${batch.error.message}`);
+        ws.send(encodeError(batch.error.error, batch.error.message));
+      }
+      return;
+    }
     // The edge validated this frame already; checking again keeps a bug there from reaching the canvas.
     const decoded = decodeClientMessage(message, this.bounds);
     if (!decoded.ok) {
@@ -257,19 +298,11 @@ export class CanvasObject extends DurableObject<Env> {
     }
     const msg = decoded.value;
     switch (msg.op) {
-      case Op.Place: {
-        const refusal = this.guard.admitPlacement(attachment, msg.pixels.length, Date.now());
-        if (refusal) {
-          const { code, message: reason, retryAfterMs } = refusal;
-          ws.send(encodeError(code, `${ERROR_NAMES[code]}: ${reason}`, msg.nonce, retryAfterMs));
-          break;
-        }
-        // Numbered on its first placement: identities that only watch never reach storage.
-        const who = this.moderation.identityNumber(attachment.identity);
-        this.hub.add({ origin: { ws, who }, nonce: msg.nonce, pixels: msg.pixels });
+      case Op.Place:
+        this.placementMessages += 1;
+        this.admit(ws, attachment, msg.nonce, msg.pixels, Date.now());
         this.scheduleFlush();
         break;
-      }
       case Op.CatchUp:
         this.catchUp(ws, msg.fromSeq);
         break;
@@ -280,8 +313,61 @@ export class CanvasObject extends DurableObject<Env> {
     }
   }
 
+  /**
+   * The placements of several sessions of one isolate, in one message. Each is metered and answered
+   * as if it had come on its own channel; one whose channel this object does not know (closed longer
+   * than the grace period, or opened before a restart) is dropped — its client is gone or was told
+   * the canvas went away.
+   */
+  private onPlaceBatch(isolateId: string, placements: readonly BatchedPlacement[]): void {
+    const now = Date.now();
+    this.placementMessages += 1;
+    let unknown = 0;
+    for (const p of placements) {
+      const origin = this.origins.get(originKey(isolateId, p.session));
+      const attachment = origin && this.channelOf(origin);
+      if (!origin || !attachment) {
+        unknown += 1;
+        continue;
+      }
+      this.admit(origin, attachment, p.nonce, p.pixels, now);
+    }
+    if (unknown > 0) console.warn(`canvas: dropped ${unknown} batched placement(s) of channels no longer here`);
+    this.scheduleFlush();
+  }
+
+  /** Meters one placement against its channel's identity and network, and queues it or refuses it. */
+  private admit(ws: WebSocket, attachment: ChannelAttachment, nonce: number, pixels: Pixel[], now: number): void {
+    this.placementsReceived += 1;
+    const refusal = this.guard.admitPlacement(attachment, pixels.length, now);
+    if (refusal) {
+      const { code, message: reason, retryAfterMs } = refusal;
+      try {
+        ws.send(encodeError(code, `${ERROR_NAMES[code]}: ${reason}`, nonce, retryAfterMs));
+      } catch {
+        // The sender's channel has closed; nothing to tell.
+      }
+      return;
+    }
+    // Numbered on its first placement: identities that only watch never reach storage.
+    const who = this.moderation.identityNumber(attachment.identity);
+    this.hub.add({ origin: { ws, who }, nonce, pixels });
+  }
+
+  /** Keeps a closed channel findable for a while (see ORIGIN_GRACE_MS), and forgets older ones. */
+  private retireOrigin(ws: WebSocket): void {
+    const now = Date.now();
+    while (this.closedOrigins.length > 0 && (this.closedOrigins[0]?.at ?? now) <= now - ORIGIN_GRACE_MS) {
+      const old = this.closedOrigins.shift();
+      if (old && this.origins.get(old.key) === old.ws) this.origins.delete(old.key);
+    }
+    const attachment = this.channelOf(ws);
+    if (attachment) this.closedOrigins.push({ key: originKey(attachment.isolateId, attachment.session), ws, at: now });
+  }
+
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
     this.uncountSocket(ws);
+    this.retireOrigin(ws);
     // Answer the close handshake; 1005/1006/1015 are reserved and may not be sent.
     const reply = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
     try {
@@ -293,6 +379,7 @@ export class CanvasObject extends DurableObject<Env> {
 
   override webSocketError(ws: WebSocket, error: unknown): void {
     this.uncountSocket(ws);
+    this.retireOrigin(ws);
     console.warn("canvas: channel error", error);
   }
 
@@ -655,6 +742,8 @@ export class CanvasObject extends DurableObject<Env> {
       channels: this.ctx.getWebSockets().length,
       pixelsPlaced: this.pixelsPlaced,
       framesBroadcast: this.framesBroadcast,
+      placementMessages: this.placementMessages,
+      placementsReceived: this.placementsReceived,
       ringFrames: this.ring.size,
       coldStartMs: this.coldStartMs,
       presence: { ...this.presence.totals(), observed: sockets.length, isolates },

@@ -22,7 +22,7 @@ import { KeyedBuckets } from "../canvas/guard.ts";
 import { CANVAS_NAME, edgeConfig, type Secrets } from "../config.ts";
 import { gzip, MAX_CANVAS_SIDE } from "../protocol.ts";
 import { DEV_IDENTITY_SECRET, identify, identityCookie, isIdentityId, networkOf, tokenMatches } from "./identity.ts";
-import { getIsolateId, getPresence, regionOf } from "./isolate.ts";
+import { getFanIn, getIsolateId, getPresence, nextSessionNumber, regionOf } from "./isolate.ts";
 import { ChannelRefused, openChannel, Session } from "./session.ts";
 
 type AppEnv = { Bindings: Env };
@@ -68,6 +68,7 @@ app.get("/ws", async (c) => {
     region: regionOf(c.req.raw, config.region),
     identity: id,
     network: networkOfRequest(c.req.raw),
+    session: nextSessionNumber(),
   };
   let channel: Awaited<ReturnType<typeof openChannel>>;
   try {
@@ -81,7 +82,10 @@ app.get("/ws", async (c) => {
   const [client, server] = [pair[0], pair[1]];
   server.binaryType = "arraybuffer";
   server.accept();
-  new Session(server, channel.upstream, channel.info, config, who, Date.now(), getPresence(config.presenceHeartbeatMs));
+  new Session(server, channel.upstream, channel.info, config, who, Date.now(), {
+    presence: getPresence(config.presenceHeartbeatMs),
+    fanIn: getFanIn(config.batchMs),
+  });
   const headers = new Headers();
   if (setCookie) headers.set("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
   return new Response(null, { status: 101, webSocket: client, headers });

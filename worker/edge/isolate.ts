@@ -6,10 +6,13 @@
  */
 
 import { TokenBucket } from "../token-bucket.ts";
+import { FanIn } from "./fan-in.ts";
 import { IsolatePresence } from "./presence.ts";
 
 let isolateId: string | undefined;
 let presence: IsolatePresence | undefined;
+let fanIn: FanIn | undefined;
+let sessions = 0;
 
 /** Reports go out at most this often, however fast sockets come and go. */
 export const PRESENCE_COALESCE_MS = 250;
@@ -24,6 +27,18 @@ export function getIsolateId(): string {
 export function getPresence(heartbeatMs: number): IsolatePresence {
   presence ??= new IsolatePresence(PRESENCE_COALESCE_MS, heartbeatMs);
   return presence;
+}
+
+/** This isolate's queue of placements bound for the canvas (fan-in.ts), shared by its sessions. */
+export function getFanIn(windowMs: number): FanIn {
+  fanIn ??= new FanIn(windowMs);
+  return fanIn;
+}
+
+/** A number for a new session, unique in this isolate: PlaceBatch entries name their session by it. */
+export function nextSessionNumber(): number {
+  sessions = (sessions + 1) >>> 0;
+  return sessions;
 }
 
 /**

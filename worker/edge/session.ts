@@ -24,15 +24,17 @@ import {
   ErrorCode,
   encodeCatchUp,
   encodeError,
-  encodePlace,
+  encodePlaceBatch,
   encodePresenceReport,
   encodeServerHello,
   FATAL_ERRORS,
   MAX_PLACE_PIXELS,
   Op,
+  type Pixel,
   placeNonce,
 } from "../protocol.ts";
 import { TokenBucket } from "../token-bucket.ts";
+import type { FanIn } from "./fan-in.ts";
 import { acquireIdentityBucket, releaseIdentityBucket } from "./isolate.ts";
 import type { IsolatePresence } from "./presence.ts";
 
@@ -45,6 +47,14 @@ export interface SessionIdentity {
   /** The client's signed identity and its network (identity.ts). */
   identity: string;
   network: string;
+  /** This session's number in its isolate: PlaceBatch entries name their channel by it. */
+  session: number;
+}
+
+/** What a session shares with the other sessions of its isolate: plain data only. */
+export interface IsolateShared {
+  presence: IsolatePresence;
+  fanIn: FanIn;
 }
 
 export class ChannelError extends Error {}
@@ -65,6 +75,7 @@ export async function openChannel(
   url.searchParams.set("region", who.region);
   url.searchParams.set("identity", who.identity);
   url.searchParams.set("network", who.network);
+  url.searchParams.set("session", String(who.session));
   const response = await canvas.fetch(url, { headers: { Upgrade: "websocket" } });
   if (response.status === 429) {
     const body: unknown = await response.json().catch(() => undefined);
@@ -121,6 +132,10 @@ export class Session {
   /** Set while this session holds the isolate's presence coalescing timer (see presence.ts). */
   private reportTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeat: ReturnType<typeof setTimeout> | undefined;
+  /** Set while this session carries the isolate's next PlaceBatch (see fan-in.ts). */
+  private carryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly presence: IsolatePresence;
+  private readonly fanIn: FanIn;
 
   constructor(
     private readonly client: WebSocket,
@@ -129,8 +144,10 @@ export class Session {
     private readonly config: EdgeConfig,
     private readonly who: SessionIdentity,
     now: number,
-    private readonly presence: IsolatePresence,
+    shared: IsolateShared,
   ) {
+    this.presence = shared.presence;
+    this.fanIn = shared.fanIn;
     this.pixelsPerSecond = config.pixelsPerSecond;
     this.pixelBurst = config.pixelBurst;
     this.pixelBucket = acquireIdentityBucket(who.identity, config.pixelBurst, config.pixelsPerSecond, now);
@@ -160,11 +177,11 @@ export class Session {
         online: info.online,
       }),
     );
-    presence.opened();
+    this.presence.opened();
     this.reportPresence();
     // Heartbeats start at a random phase so an isolate's sessions spread them out; whichever fires
     // when a report is due sends it.
-    this.scheduleHeartbeat(Math.random() * presence.heartbeatMs);
+    this.scheduleHeartbeat(Math.random() * this.presence.heartbeatMs);
   }
 
   private scheduleHeartbeat(ms: number): void {
@@ -287,12 +304,46 @@ export class Session {
           }
           return;
         }
-        this.toCanvas(encodePlace(msg.nonce, msg.pixels));
+        if (this.upstreamClosed) {
+          this.fail(ErrorCode.Unavailable, "the canvas channel is closed");
+          return;
+        }
+        // Re-encoded by whoever sends the isolate's batch: the client's bytes never reach the canvas.
+        this.place(msg.nonce, msg.pixels, now);
         return;
       }
       case Op.CatchUp:
         this.toCanvas(encodeCatchUp(msg.fromSeq));
         return;
+    }
+  }
+
+  /** Hands an accepted placement to the isolate's fan-in, and sends or carries the batch if asked to. */
+  private place(nonce: number, pixels: Pixel[], now: number): void {
+    const action = this.fanIn.add(this.who.session, nonce, pixels, now);
+    if (action.kind === "send") {
+      this.sendBatches(now);
+    } else if (action.kind === "carry") {
+      // The timer belongs to this request's context, so its callback may send on this channel.
+      this.carryTimer = setTimeout(() => {
+        this.carryTimer = undefined;
+        this.sendBatches(Date.now());
+      }, action.ms);
+    }
+  }
+
+  /**
+   * Sends everything the isolate has queued, over this session's channel. If the channel refuses,
+   * the batch goes back to the queue for the next sender, and this session ends like any whose
+   * canvas channel failed.
+   */
+  private sendBatches(now: number): void {
+    for (let batch = this.fanIn.drain(now); batch.length > 0; batch = this.fanIn.drain(now)) {
+      if (!this.sendUpstream(encodePlaceBatch(batch))) {
+        this.fanIn.requeue(batch);
+        this.fail(ErrorCode.Unavailable, "the canvas channel is closed");
+        return;
+      }
     }
   }
 
@@ -325,6 +376,11 @@ export class Session {
     this.closed = true;
     releaseIdentityBucket(this.who.identity);
     if (this.heartbeat !== undefined) clearTimeout(this.heartbeat);
+    // A carrier that leaves sends what it carried now, while its channel is still open; its timer
+    // would die with its request.
+    if (this.carryTimer !== undefined) clearTimeout(this.carryTimer);
+    this.carryTimer = undefined;
+    if (this.fanIn.carrierLeft(this.who.session)) this.sendBatches(Date.now());
     const code = clientCode === 1005 || clientCode === 1006 || clientCode === 1015 ? 1000 : clientCode;
     safeClose(this.client, code, reason);
     this.presence.closed();
