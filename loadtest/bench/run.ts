@@ -44,7 +44,10 @@ const { values } = parseArgs({
 
 const QUICK = values.quick;
 const CLIENT_COUNTS = QUICK ? [20] : values.clients.split(",").map(Number);
-const RATES = QUICK ? [100] : [100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 40_000];
+// Steps of about ×1.5, so a capacity is known to within that (a ×2–×2.5 ladder made ratios jump).
+const RATES = QUICK
+  ? [100]
+  : [100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000];
 const STEP_MS = QUICK ? 1500 : 3000;
 const DELIVERY_MIN = 0.999;
 /** Clients that decode every frame and time every pixel; the rest only count (see LoadClient). */
@@ -60,7 +63,18 @@ interface StepResult {
   framesPerS: number;
   framesPerClientPerS: number;
   runtimeCpuMs: number;
+  /**
+   * CPU of the process group hosting the Canvas Durable Object alone, where it has its own (the
+   * regions shape: the edges run elsewhere); undefined where edge and object share one process.
+   */
+  canvasHostCpuMs: number | undefined;
   generatorCpuPct: number;
+  /**
+   * Placements per message into the canvas during the step (the edges' fan-in, P18), from the
+   * canvas's counters; undefined for the baseline, which has none.
+   */
+  placementsPerCanvasMessage: number | undefined;
+  canvasMessagesPerS: number | undefined;
   pass: boolean;
 }
 
@@ -71,6 +85,9 @@ interface ClientCountResult {
   memoryPerClientBytes: number;
   cpuMsPerPixel: number | undefined;
   cpuMsPerFrame: number | undefined;
+  /** The same, for the Canvas Durable Object's own process where it has one (regions). */
+  canvasHostCpuMsPerPixel: number | undefined;
+  canvasHostCpuMsPerFrame: number | undefined;
 }
 
 interface SystemResult {
@@ -79,15 +96,41 @@ interface SystemResult {
   byClients: ClientCountResult[];
 }
 
+/** The canvas's placement counters, through one edge's /api/stats; undefined where there are none. */
+async function canvasCounters(
+  statsUrl: string | undefined,
+): Promise<{ messages: number; placements: number } | undefined> {
+  if (!statsUrl) return undefined;
+  try {
+    const body = (await (await fetch(statsUrl)).json()) as {
+      canvas?: { placementMessages?: unknown; placementsReceived?: unknown };
+    };
+    const messages = body.canvas?.placementMessages;
+    const placements = body.canvas?.placementsReceived;
+    return typeof messages === "number" && typeof placements === "number" ? { messages, placements } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs one rate step on connected clients: places `rate`/s for STEP_MS, then drains and measures. */
-async function step(clients: LoadClient[], rate: number, width: number, pgids: number[]): Promise<StepResult> {
+async function step(
+  clients: LoadClient[],
+  rate: number,
+  width: number,
+  pgids: number[],
+  statsUrl?: string,
+  hostPgid?: number,
+): Promise<StepResult> {
   const total = Math.max(1, Math.round((rate * STEP_MS) / 1000));
   const ledger = newLedger(width, total);
   const latency = new SampleBuffer();
   for (const c of clients) c.useLedger(ledger);
   const framesBefore = clients.reduce((a, c) => a + c.frames, 0);
   const cpuBefore = pgids.reduce((a, g) => a + groupUsage(g).cpuMs, 0);
+  const hostBefore = hostPgid === undefined ? 0 : groupUsage(hostPgid).cpuMs;
   const genBefore = process.cpuUsage();
+  const countersBefore = await canvasCounters(statsUrl);
   latencySink = (ms) => latency.push(ms);
   const started = performance.now();
   let sent = 0;
@@ -103,7 +146,12 @@ async function step(clients: LoadClient[], rate: number, width: number, pgids: n
   const deadline = performance.now() + 2000;
   while (performance.now() < deadline && clients.some((c) => c.received < total)) await sleep(20);
   const cpuAfter = pgids.reduce((a, g) => a + groupUsage(g).cpuMs, 0);
+  const hostAfter = hostPgid === undefined ? 0 : groupUsage(hostPgid).cpuMs;
   const gen = process.cpuUsage(genBefore);
+  const countersAfter = await canvasCounters(statsUrl);
+  const canvasMessages = countersBefore && countersAfter ? countersAfter.messages - countersBefore.messages : undefined;
+  const canvasPlacements =
+    countersBefore && countersAfter ? countersAfter.placements - countersBefore.placements : undefined;
   const wallS = (performance.now() - started) / 1000;
   const received = clients.reduce((a, c) => a + Math.min(c.received, total), 0);
   const summary = summarizeLatency(latency.view());
@@ -118,7 +166,11 @@ async function step(clients: LoadClient[], rate: number, width: number, pgids: n
     framesPerS,
     framesPerClientPerS: framesPerS / clients.length,
     runtimeCpuMs: cpuAfter - cpuBefore,
+    canvasHostCpuMs: hostPgid === undefined ? undefined : hostAfter - hostBefore,
     generatorCpuPct: ((gen.user + gen.system) / 1000 / (wallS * 1000)) * 100,
+    placementsPerCanvasMessage:
+      canvasMessages && canvasPlacements !== undefined ? canvasPlacements / canvasMessages : undefined,
+    canvasMessagesPerS: canvasMessages !== undefined ? canvasMessages / wallS : undefined,
     pass: deliveryRatio >= DELIVERY_MIN && summary.p99 < P99_MAX_MS,
   };
 }
@@ -130,6 +182,8 @@ async function measureSystem(
   description: string,
   targets: Target[],
   pgids: number[],
+  statsUrl?: string,
+  hostPgid?: number,
 ): Promise<SystemResult> {
   const byClients: ClientCountResult[] = [];
   for (const count of CLIENT_COUNTS) {
@@ -150,7 +204,7 @@ async function measureSystem(
     // sockets, so the first measured step is not the cost of arriving.
     if (!QUICK) await step(clients, RATES[0] ?? 100, width, pgids);
     for (const rate of RATES) {
-      const result = await step(clients, rate, width, pgids);
+      const result = await step(clients, rate, width, pgids, statsUrl, hostPgid);
       steps.push(result);
       process.stdout.write(` ${rate}/s ${result.pass ? "ok" : "FAIL"}(p99 ${result.p99.toFixed(0)} ms)`);
       if (!result.pass) break;
@@ -168,6 +222,12 @@ async function measureSystem(
       memoryPerClientBytes: Math.max(0, (loaded - idle) / count),
       cpuMsPerPixel: last ? last.runtimeCpuMs / (last.sent || 1) : undefined,
       cpuMsPerFrame: last ? last.runtimeCpuMs / Math.max(1, last.framesPerS * (STEP_MS / 1000)) : undefined,
+      canvasHostCpuMsPerPixel:
+        last?.canvasHostCpuMs !== undefined ? last.canvasHostCpuMs / (last.sent || 1) : undefined,
+      canvasHostCpuMsPerFrame:
+        last?.canvasHostCpuMs !== undefined
+          ? last.canvasHostCpuMs / Math.max(1, last.framesPerS * (STEP_MS / 1000))
+          : undefined,
     });
   }
   return { system, description, byClients };
@@ -207,6 +267,7 @@ if (systems.includes("project")) {
           "this project in one wrangler dev (npm start): edge relay + Canvas Durable Object in one workerd",
           [{ name: "local", wsUrl: stack.wsUrl, alive: true }],
           [stack.pid],
+          `${stack.url}/api/stats`,
         );
       },
     ),
@@ -223,6 +284,8 @@ if (systems.includes("regions")) {
           `this project as the multi-region stack: ${regions.edges.length} edge processes + the canvas host`,
           regions.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, alive: true })),
           [regions.canvas.pid, ...regions.edges.map((e) => e.pid)],
+          `${regions.canvas.url}/api/stats`,
+          regions.canvas.pid,
         );
       },
     ),
