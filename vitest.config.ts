@@ -27,11 +27,6 @@ export default defineConfig({
               // Small, fast limits so tests can reach them; a region label as `npm start` gives one.
               bindings: {
                 REGION: "test",
-                // Sessions here get broadcasts straight from the canvas: the pool's request contexts
-                // do not carry one request's promise continuation into another, which shared
-                // broadcasts [P19] rely on. The e2e tier tests sharing on `wrangler dev`; the
-                // canvas's side of it is tested here on raw channels.
-                EDGE_FANOUT: "0",
                 RATE_LIMIT_PIXELS_PER_SECOND: "50",
                 RATE_LIMIT_PIXEL_BURST: "100",
                 RATE_LIMIT_FRAMES_PER_SECOND: "200",

@@ -28,7 +28,6 @@ describe("edgeConfig", () => {
       framesPerSecond: 30,
       presenceHeartbeatMs: 10_000,
       batchMs: 5,
-      fanout: true,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -43,7 +42,6 @@ describe("edgeConfig", () => {
         RATE_LIMIT_FRAMES_PER_SECOND: "200",
         PRESENCE_HEARTBEAT_MS: "500",
         EDGE_BATCH_MS: "0",
-        EDGE_FANOUT: "0",
       }),
     ).toEqual({
       region: "eu-west",
@@ -53,7 +51,6 @@ describe("edgeConfig", () => {
       framesPerSecond: 200,
       presenceHeartbeatMs: 500,
       batchMs: 0,
-      fanout: false,
     });
     expect(warn).not.toHaveBeenCalled();
   });

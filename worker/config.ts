@@ -31,7 +31,6 @@ export interface Vars {
   BROADCAST_MAX_INTERVAL_MS?: string;
   PRESENCE_HEARTBEAT_MS?: string;
   EDGE_BATCH_MS?: string;
-  EDGE_FANOUT?: string;
 }
 
 /**
@@ -58,11 +57,6 @@ export interface EdgeConfig {
    * message per placement.
    */
   batchMs: number;
-  /**
-   * Whether the canvas sends each broadcast to one channel of this isolate, which shares it with the
-   * isolate's other sessions (edge/bus.ts), instead of to every channel.
-   */
-  fanout: boolean;
 }
 
 export interface CanvasConfig {
@@ -152,7 +146,6 @@ export function edgeConfig(vars: Vars): EdgeConfig {
     framesPerSecond: int("RATE_LIMIT_FRAMES_PER_SECOND", vars.RATE_LIMIT_FRAMES_PER_SECOND, 30, 1, 100000),
     presenceHeartbeatMs: presenceHeartbeatMs(vars),
     batchMs: int("EDGE_BATCH_MS", vars.EDGE_BATCH_MS, 5, 0, 1000),
-    fanout: int("EDGE_FANOUT", vars.EDGE_FANOUT, 1, 0, 1) === 1,
   };
 }
 

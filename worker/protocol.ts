@@ -27,8 +27,6 @@ export const Op = {
   CanvasInfo: 0x41,
   PresenceReport: 0x42,
   PlaceBatch: 0x43,
-  Shared: 0x44,
-  PresenceUpdate: 0x45,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -752,61 +750,6 @@ export function decodePlaceBatch(
   }
   if (at !== view.byteLength) return fail(ErrorCode.BadFrame, `place batch: ${view.byteLength - at} bytes left over`);
   return { ok: true, value: { op: Op.PlaceBatch, placements } };
-}
-
-/**
- * A broadcast for a whole edge isolate [P19]: the canvas sends it to one channel of the isolate,
- * wrapped, and the isolate's sessions each pass the inner frame to their client (edge/bus.ts). The
- * inner frame is a Pixels frame or a PresenceUpdate.
- */
-export function encodeShared(inner: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(1 + inner.length);
-  bytes[0] = Op.Shared;
-  bytes.set(inner, 1);
-  return bytes;
-}
-
-/**
- * A Presence frame with the canvas's version of the totals, so an edge session that hears of the
- * totals on two paths (its own channel at open, its isolate's shared broadcasts after) passes on
- * only newer ones [P19].
- */
-export function encodePresenceUpdate(version: number, presence: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(5 + presence.length);
-  const view = asView(bytes);
-  view.setUint8(0, Op.PresenceUpdate);
-  view.setUint32(1, version >>> 0);
-  bytes.set(presence, 5);
-  return bytes;
-}
-
-/** What an edge reads from the canvas's wrapped frames: the client frame inside, and its order. */
-export type Unwrapped =
-  | { kind: "pixels"; seq: number; frame: ArrayBuffer }
-  | { kind: "presence"; version: number; frame: ArrayBuffer };
-
-/** Reads a PresenceUpdate at `offset`; undefined if it is not one. */
-function readPresenceUpdate(data: ArrayBuffer, offset: number): Unwrapped | undefined {
-  const view = new DataView(data);
-  if (view.byteLength < offset + 6 || view.getUint8(offset) !== Op.PresenceUpdate) return undefined;
-  if (view.getUint8(offset + 5) !== Op.Presence) return undefined;
-  return { kind: "presence", version: view.getUint32(offset + 1), frame: data.slice(offset + 5) };
-}
-
-/** Unwraps a PresenceUpdate sent to this channel alone; undefined for anything else. */
-export function unwrapPresenceUpdate(data: ArrayBuffer): Unwrapped | undefined {
-  return readPresenceUpdate(data, 0);
-}
-
-/** Unwraps a Shared broadcast; undefined for anything else (or a Shared frame that holds neither). */
-export function unwrapShared(data: ArrayBuffer): Unwrapped | undefined {
-  const view = new DataView(data);
-  if (view.byteLength < 2 || view.getUint8(0) !== Op.Shared) return undefined;
-  if (view.getUint8(1) === Op.Pixels) {
-    if (view.byteLength < 1 + PIXELS_HEADER) return undefined;
-    return { kind: "pixels", seq: view.getUint32(2), frame: data.slice(1) };
-  }
-  return readPresenceUpdate(data, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -22,8 +22,6 @@ export interface ChannelAttachment {
   network: string;
   /** The edge session's number in its isolate: PlaceBatch entries name their channel by it. */
   session: number;
-  /** The edge shares broadcasts among its isolate's sessions: one channel per isolate gets them. */
-  fanout: boolean;
 }
 
 export function isChannelAttachment(value: unknown): value is ChannelAttachment {
@@ -35,7 +33,6 @@ export function isChannelAttachment(value: unknown): value is ChannelAttachment 
     typeof Reflect.get(value, "connectedAt") === "number" &&
     typeof Reflect.get(value, "identity") === "string" &&
     typeof Reflect.get(value, "network") === "string" &&
-    Number.isInteger(Reflect.get(value, "session")) &&
-    typeof Reflect.get(value, "fanout") === "boolean"
+    Number.isInteger(Reflect.get(value, "session"))
   );
 }

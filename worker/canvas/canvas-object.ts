@@ -5,10 +5,8 @@
  * them to the edge channels (hibernatable WebSockets), the timer that paces flushes, and SQLite.
  *
  * Each edge connection has its own channel here (an isolate cannot share one upstream socket among
- * its clients: I/O belongs to the request that created it). Channels carry validated placements
- * (often several sessions' in one PlaceBatch, P18) and CatchUp frames in, and broadcasts out: each
- * broadcast is encoded once and sent to one channel per edge isolate, whose sessions share it
- * (P19), so the cost of a frame here grows with isolates, not with clients.
+ * its clients: I/O belongs to the request that created it). The channel carries validated Place and
+ * CatchUp frames in and the broadcast bytes out, which the edge passes to its client untouched.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AdminAction } from "../admin.ts";
@@ -27,9 +25,7 @@ import {
   encodeLimits,
   encodePixels,
   encodePresence,
-  encodePresenceUpdate,
   encodeResync,
-  encodeShared,
   encodeSnapshot,
   MAX_FRAME_PIXELS,
   MAX_LABEL_BYTES,
@@ -126,8 +122,6 @@ export interface CanvasStats {
   /** Messages that brought placements in, and the placements they brought: the edges' fan-in at work. */
   placementMessages: number;
   placementsReceived: number;
-  /** Sends of broadcast frames: with edges sharing them [P19], one per isolate per frame. */
-  broadcastSends: number;
   ringFrames: number;
   coldStartMs: number;
   presence: PresenceStats;
@@ -154,16 +148,6 @@ export class CanvasObject extends DurableObject<Env> {
   private readonly origins = new Map<string, WebSocket>();
   /** Closed channels still in `origins`, oldest first, forgotten after ORIGIN_GRACE_MS. */
   private readonly closedOrigins: { key: string; ws: WebSocket; at: number }[] = [];
-  /**
-   * Broadcast targets [P19]. Channels of edges that share broadcasts, by isolate, and the one per
-   * isolate (its lead) that receives them; and the channels that receive every broadcast
-   * themselves. Rebuilt from the attachments on wake.
-   */
-  private readonly sharing = new Map<string, Set<WebSocket>>();
-  private readonly leads = new Map<string, WebSocket>();
-  private readonly solo = new Set<WebSocket>();
-  /** Version of the presence totals last broadcast: edges pass on only newer ones. */
-  private presenceVersion = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sockets the last flush sent to: paces the next one without listing the sockets again. */
   private socketsAtLastFlush = 0;
@@ -180,8 +164,6 @@ export class CanvasObject extends DurableObject<Env> {
   /** Messages that carried placements in, and the placements they carried. */
   private placementMessages = 0;
   private placementsReceived = 0;
-  /** Sends of broadcast frames (Pixels, Presence): per frame, one per lead and one per solo channel. */
-  private broadcastSends = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -213,7 +195,6 @@ export class CanvasObject extends DurableObject<Env> {
       if (!attachment) continue;
       this.countSocket(ws, attachment);
       this.origins.set(originKey(attachment.isolateId, attachment.session), ws);
-      this.addTarget(ws, attachment);
     }
     for (const frame of loaded.frames) this.ring.push(frame);
     this.presence = new PresenceRegistry(config.presenceExpiryMs);
@@ -239,7 +220,6 @@ export class CanvasObject extends DurableObject<Env> {
     const sessionParam = url.searchParams.get("session") ?? "";
     const session = /^\d{1,10}$/.test(sessionParam) ? Number(sessionParam) : Number.NaN;
     if (!(session <= 0xffffffff)) return new Response("session must be a u32", { status: 400 });
-    const fanout = url.searchParams.get("fanout") === "1";
     const encoder = new TextEncoder();
     const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
     if (!label(isolateId) || !label(identity) || !label(network) || encoder.encode(region).length > MAX_LABEL_BYTES) {
@@ -262,7 +242,6 @@ export class CanvasObject extends DurableObject<Env> {
       identity,
       network,
       session,
-      fanout,
     };
     server.serializeAttachment(attachment);
     this.channels.set(server, attachment);
@@ -279,11 +258,8 @@ export class CanvasObject extends DurableObject<Env> {
       }),
     );
     const online = this.presence.totals();
-    const presence = encodePresence(online.total, online.regions);
-    // A sharing edge hears of later totals through its isolate's bus; the version orders the two.
-    server.send(fanout ? encodePresenceUpdate(this.presenceVersion, presence) : presence);
+    server.send(encodePresence(online.total, online.regions));
     server.send(this.limitsFrame(this.guard.isBanned(identity)));
-    this.addTarget(server, attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -389,80 +365,9 @@ export class CanvasObject extends DurableObject<Env> {
     if (attachment) this.closedOrigins.push({ key: originKey(attachment.isolateId, attachment.session), ws, at: now });
   }
 
-  /** Makes a channel a broadcast target: its isolate's lead if it shares and has none, else solo. */
-  private addTarget(ws: WebSocket, attachment: ChannelAttachment): void {
-    if (!attachment.fanout) {
-      this.solo.add(ws);
-      return;
-    }
-    const channels = this.sharing.get(attachment.isolateId) ?? new Set<WebSocket>();
-    channels.add(ws);
-    this.sharing.set(attachment.isolateId, channels);
-    if (!this.leads.has(attachment.isolateId)) this.leads.set(attachment.isolateId, ws);
-  }
-
-  /**
-   * A channel closed: it is no longer a target, and if it was its isolate's lead, another of the
-   * isolate's channels takes over (and is sent the current totals, in case the last ones went down
-   * with the old lead). Frames the old lead was sent before it closed still reach its isolate; a
-   * frame lost with a lead that failed shows up as a gap, which clients catch up on [P14].
-   */
-  private removeTarget(ws: WebSocket): void {
-    this.solo.delete(ws);
-    const attachment = this.channelOf(ws);
-    if (!attachment?.fanout) return;
-    const channels = this.sharing.get(attachment.isolateId);
-    channels?.delete(ws);
-    if (this.leads.get(attachment.isolateId) !== ws) return;
-    const next = channels?.values().next().value;
-    if (!next) {
-      this.leads.delete(attachment.isolateId);
-      this.sharing.delete(attachment.isolateId);
-      return;
-    }
-    this.leads.set(attachment.isolateId, next);
-    const totals = this.presence.totals();
-    this.sendTo(
-      next,
-      encodeShared(encodePresenceUpdate(this.presenceVersion, encodePresence(totals.total, totals.regions))),
-    );
-  }
-
-  private sendTo(ws: WebSocket, bytes: Uint8Array): boolean {
-    try {
-      ws.send(bytes);
-      this.broadcastSends += 1;
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Sends one broadcast: the wrapped form to each isolate's lead, the bare frame to each solo
-   * channel. A lead that refuses is replaced at once and the replacement sent the frame.
-   */
-  private broadcast(frame: Uint8Array, shared: Uint8Array): void {
-    const failed: WebSocket[] = [];
-    for (const ws of this.leads.values()) if (!this.sendTo(ws, shared)) failed.push(ws);
-    for (const ws of this.solo) this.sendTo(ws, frame);
-    for (const ws of failed) {
-      const isolate = this.channelOf(ws)?.isolateId;
-      this.removeTarget(ws);
-      const next = isolate === undefined ? undefined : this.leads.get(isolate);
-      if (next) this.sendTo(next, shared);
-    }
-  }
-
-  /** How many sends one broadcast takes: what the hub paces by. */
-  private get broadcastTargets(): number {
-    return this.leads.size + this.solo.size;
-  }
-
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
     this.uncountSocket(ws);
     this.retireOrigin(ws);
-    this.removeTarget(ws);
     // Answer the close handshake; 1005/1006/1015 are reserved and may not be sent.
     const reply = code === 1005 || code === 1006 || code === 1015 ? 1000 : code;
     try {
@@ -475,7 +380,6 @@ export class CanvasObject extends DurableObject<Env> {
   override webSocketError(ws: WebSocket, error: unknown): void {
     this.uncountSocket(ws);
     this.retireOrigin(ws);
-    this.removeTarget(ws);
     console.warn("canvas: channel error", error);
   }
 
@@ -512,6 +416,16 @@ export class CanvasObject extends DurableObject<Env> {
     }
   }
 
+  private sendToAll(frame: Uint8Array): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(frame);
+      } catch {
+        // closing
+      }
+    }
+  }
+
   /** The channel's attachment, shape-checked; undefined when it does not check out. */
   private channelOf(ws: WebSocket): ChannelAttachment | undefined {
     const cached = this.channels.get(ws);
@@ -541,9 +455,7 @@ export class CanvasObject extends DurableObject<Env> {
       if (!totalsDiffer(totals, this.presenceSent)) return;
       this.lastPresenceAt = Date.now();
       this.presenceSent = totals;
-      this.presenceVersion += 1;
-      const frame = encodePresence(totals.total, totals.regions);
-      this.broadcast(frame, encodeShared(encodePresenceUpdate(this.presenceVersion, frame)));
+      this.sendToAll(encodePresence(totals.total, totals.regions));
     }, delay);
   }
 
@@ -595,7 +507,8 @@ export class CanvasObject extends DurableObject<Env> {
   private flush(): void {
     const now = Date.now();
     const batches = this.hub.drain(now);
-    this.socketsAtLastFlush = this.broadcastTargets;
+    const sockets = this.ctx.getWebSockets();
+    this.socketsAtLastFlush = sockets.length;
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i];
       if (!batch) continue;
@@ -616,7 +529,13 @@ export class CanvasObject extends DurableObject<Env> {
       this.canvas.apply(batch.pixels);
       this.ring.push({ seq: batch.seq, bytes: frame });
       this.pixelsPlaced += batch.pixels.length;
-      this.broadcast(frame, encodeShared(frame));
+      for (const ws of sockets) {
+        try {
+          ws.send(frame);
+        } catch {
+          // A socket that is closing; its close event cleans it up.
+        }
+      }
       this.framesBroadcast += 1;
     }
     if (this.store.needsCompaction) this.compact(now);
@@ -825,7 +744,6 @@ export class CanvasObject extends DurableObject<Env> {
       framesBroadcast: this.framesBroadcast,
       placementMessages: this.placementMessages,
       placementsReceived: this.placementsReceived,
-      broadcastSends: this.broadcastSends,
       ringFrames: this.ring.size,
       coldStartMs: this.coldStartMs,
       presence: { ...this.presence.totals(), observed: sockets.length, isolates },

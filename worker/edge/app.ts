@@ -22,7 +22,7 @@ import { KeyedBuckets } from "../canvas/guard.ts";
 import { CANVAS_NAME, edgeConfig, type Secrets } from "../config.ts";
 import { gzip, MAX_CANVAS_SIDE } from "../protocol.ts";
 import { DEV_IDENTITY_SECRET, identify, identityCookie, isIdentityId, networkOf, tokenMatches } from "./identity.ts";
-import { getBus, getFanIn, getIsolateId, getPresence, nextSessionNumber, regionOf } from "./isolate.ts";
+import { getFanIn, getIsolateId, getPresence, nextSessionNumber, regionOf } from "./isolate.ts";
 import { ChannelRefused, openChannel, Session } from "./session.ts";
 
 type AppEnv = { Bindings: Env };
@@ -69,7 +69,6 @@ app.get("/ws", async (c) => {
     identity: id,
     network: networkOfRequest(c.req.raw),
     session: nextSessionNumber(),
-    fanout: config.fanout,
   };
   let channel: Awaited<ReturnType<typeof openChannel>>;
   try {
@@ -86,7 +85,6 @@ app.get("/ws", async (c) => {
   new Session(server, channel.upstream, channel.info, config, who, Date.now(), {
     presence: getPresence(config.presenceHeartbeatMs),
     fanIn: getFanIn(config.batchMs),
-    bus: config.fanout ? getBus() : undefined,
   });
   const headers = new Headers();
   if (setCookie) headers.set("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
@@ -280,9 +278,6 @@ app.get("/api/stats", async (c) => {
         seq: stats.seq,
         pixelsPlaced: stats.pixelsPlaced,
         framesBroadcast: stats.framesBroadcast,
-        placementMessages: stats.placementMessages,
-        placementsReceived: stats.placementsReceived,
-        broadcastSends: stats.broadcastSends,
         ringFrames: stats.ringFrames,
         coldStartMs: stats.coldStartMs,
       },

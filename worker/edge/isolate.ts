@@ -6,14 +6,12 @@
  */
 
 import { TokenBucket } from "../token-bucket.ts";
-import { BroadcastBus } from "./bus.ts";
 import { FanIn } from "./fan-in.ts";
 import { IsolatePresence } from "./presence.ts";
 
 let isolateId: string | undefined;
 let presence: IsolatePresence | undefined;
 let fanIn: FanIn | undefined;
-let bus: BroadcastBus | undefined;
 let sessions = 0;
 
 /** Reports go out at most this often, however fast sockets come and go. */
@@ -35,12 +33,6 @@ export function getPresence(heartbeatMs: number): IsolatePresence {
 export function getFanIn(windowMs: number): FanIn {
   fanIn ??= new FanIn(windowMs);
   return fanIn;
-}
-
-/** This isolate's copy of the canvas's broadcasts (bus.ts), shared by its sessions. */
-export function getBus(): BroadcastBus {
-  bus ??= new BroadcastBus();
-  return bus;
 }
 
 /** A number for a new session, unique in this isolate: PlaceBatch entries name their session by it. */

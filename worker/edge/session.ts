@@ -32,12 +32,8 @@ import {
   Op,
   type Pixel,
   placeNonce,
-  type Unwrapped,
-  unwrapPresenceUpdate,
-  unwrapShared,
 } from "../protocol.ts";
 import { TokenBucket } from "../token-bucket.ts";
-import type { BroadcastBus } from "./bus.ts";
 import type { FanIn } from "./fan-in.ts";
 import { acquireIdentityBucket, releaseIdentityBucket } from "./isolate.ts";
 import type { IsolatePresence } from "./presence.ts";
@@ -53,16 +49,12 @@ export interface SessionIdentity {
   network: string;
   /** This session's number in its isolate: PlaceBatch entries name their channel by it. */
   session: number;
-  /** Ask the canvas to send broadcasts once per isolate, to be shared through the bus [P19]. */
-  fanout: boolean;
 }
 
 /** What a session shares with the other sessions of its isolate: plain data only. */
 export interface IsolateShared {
   presence: IsolatePresence;
   fanIn: FanIn;
-  /** The isolate's shared broadcasts; undefined when this edge asks for every broadcast itself. */
-  bus: BroadcastBus | undefined;
 }
 
 export class ChannelError extends Error {}
@@ -84,7 +76,6 @@ export async function openChannel(
   url.searchParams.set("identity", who.identity);
   url.searchParams.set("network", who.network);
   url.searchParams.set("session", String(who.session));
-  if (who.fanout) url.searchParams.set("fanout", "1");
   const response = await canvas.fetch(url, { headers: { Upgrade: "websocket" } });
   if (response.status === 429) {
     const body: unknown = await response.json().catch(() => undefined);
@@ -145,11 +136,6 @@ export class Session {
   private carryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly presence: IsolatePresence;
   private readonly fanIn: FanIn;
-  private readonly bus: BroadcastBus | undefined;
-  /** The bus entry this session's client has been sent up to. */
-  private busIndex = 0;
-  /** The newest presence version sent to the client (updates arrive on two paths). */
-  private presenceSent = 0;
 
   constructor(
     private readonly client: WebSocket,
@@ -162,7 +148,6 @@ export class Session {
   ) {
     this.presence = shared.presence;
     this.fanIn = shared.fanIn;
-    this.bus = shared.bus;
     this.pixelsPerSecond = config.pixelsPerSecond;
     this.pixelBurst = config.pixelBurst;
     this.pixelBucket = acquireIdentityBucket(who.identity, config.pixelBurst, config.pixelsPerSecond, now);
@@ -192,13 +177,6 @@ export class Session {
         online: info.online,
       }),
     );
-    if (this.bus) {
-      // Broadcasts after the hello's sequence that the isolate already has, then everything new.
-      const joined = this.bus.join(info.seq);
-      this.busIndex = joined.index;
-      for (const entry of joined.entries) this.deliver(entry);
-      void this.pump(this.bus);
-    }
     this.presence.opened();
     this.reportPresence();
     // Heartbeats start at a random phase so an isolate's sessions spread them out; whichever fires
@@ -245,50 +223,7 @@ export class Session {
     safeClose(this.upstream, 1000, reason);
   }
 
-  /**
-   * Sends this session's client what its isolate's bus received since it last looked, each time the
-   * bus is published to. The wait is a promise created here, in this request's context, so its
-   * continuation — and the sends — run in this context whoever resolves it (bus.ts).
-   */
-  private async pump(bus: BroadcastBus): Promise<void> {
-    while (!this.closed) {
-      await bus.wait(this.who.session);
-      if (this.closed) return;
-      for (const entry of bus.since(this.busIndex)) this.deliver(entry);
-      this.busIndex = bus.latestIndex;
-    }
-  }
-
-  /** Passes one shared broadcast to the client: every Pixels frame, and presence only when newer. */
-  private deliver(entry: Unwrapped): void {
-    if (this.closed) return;
-    if (entry.kind === "presence") {
-      if (entry.version <= this.presenceSent) return;
-      this.presenceSent = entry.version;
-    }
-    try {
-      this.client.send(entry.frame);
-    } catch {
-      this.end(1000, "client gone");
-    }
-  }
-
   private fromCanvas(data: string | ArrayBuffer): void {
-    if (typeof data !== "string" && data.byteLength > 0) {
-      const op = new Uint8Array(data, 0, 1)[0];
-      if (op === Op.Shared) {
-        // For the whole isolate: published even by a session whose client has left, while its
-        // channel is still open, since the canvas may still be sending the isolate's broadcasts here.
-        const shared = unwrapShared(data);
-        if (shared) this.bus?.publish(shared);
-        return;
-      }
-      if (op === Op.PresenceUpdate) {
-        const update = unwrapPresenceUpdate(data);
-        if (update) this.deliver(update);
-        return;
-      }
-    }
     if (this.closed) return;
     if (typeof data !== "string" && data.byteLength === 6 && new Uint8Array(data)[0] === Op.Limits) this.onLimits(data);
     try {
@@ -441,7 +376,6 @@ export class Session {
     this.closed = true;
     releaseIdentityBucket(this.who.identity);
     if (this.heartbeat !== undefined) clearTimeout(this.heartbeat);
-    this.bus?.leave(this.who.session);
     // A carrier that leaves sends what it carried now, while its channel is still open; its timer
     // would die with its request.
     if (this.carryTimer !== undefined) clearTimeout(this.carryTimer);
