@@ -117,7 +117,13 @@ describe("GET /api/stats", () => {
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     const body = (await res.json()) as {
       presence: { total: number; regions: unknown[]; observedChannels: number; isolates: Record<string, unknown>[] };
-      canvas: { seq: number; pixelsPlaced: number; framesBroadcast: number };
+      canvas: {
+        seq: number;
+        pixelsPlaced: number;
+        framesBroadcast: number;
+        placementMessages: number;
+        placementsReceived: number;
+      };
       servedBy: { region: string; isolateId: string };
     };
     expect(body.presence.total).toBe(2);
@@ -135,6 +141,9 @@ describe("GET /api/stats", () => {
     ]);
     expect(body.canvas.pixelsPlaced).toBeGreaterThanOrEqual(1);
     expect(body.canvas.framesBroadcast).toBeGreaterThanOrEqual(1);
+    expect(body.canvas.placementsReceived).toBeGreaterThanOrEqual(1);
+    expect(body.canvas.placementMessages).toBeGreaterThanOrEqual(1);
+    expect(body.canvas.placementMessages).toBeLessThanOrEqual(body.canvas.placementsReceived);
     expect(body.canvas.seq).toBe(a.hello.seq + 1);
     a.close();
     b.close();

@@ -278,6 +278,8 @@ app.get("/api/stats", async (c) => {
         seq: stats.seq,
         pixelsPlaced: stats.pixelsPlaced,
         framesBroadcast: stats.framesBroadcast,
+        placementMessages: stats.placementMessages,
+        placementsReceived: stats.placementsReceived,
         ringFrames: stats.ringFrames,
         coldStartMs: stats.coldStartMs,
       },
