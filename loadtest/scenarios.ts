@@ -105,8 +105,11 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     pixels: 20,
     rate: 200,
     restartAt: 0.4,
-    // Deliveries to clients still waiting out their backoff arrive seconds late: a sanity bound only.
-    p99LimitMs: 20_000,
+    // A delivery to a client that is still waiting out its backoff arrives when it is back, so the
+    // tail is the recovery time, which has its own bound (all back within the backoff's 60 s). A
+    // tighter bound failed on a busy machine with everything else passing (p99 21.0 s and 34.4 s:
+    // clients back after 31 s and 44 s), so this one is the same 60 s.
+    p99LimitMs: 60_000,
   },
   storm: {
     ...base,
@@ -119,7 +122,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     rate: 100,
     restartAt: 0.3,
     storm: true,
-    p99LimitMs: 20_000,
+    p99LimitMs: 60_000, // as for restart: the tail is the recovery time
   },
 };
 
