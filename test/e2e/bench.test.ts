@@ -27,9 +27,13 @@ it("npm run bench -- --quick measures the project and the baseline and writes th
   });
   const systems = Reflect.get(report as object, "systems");
   expect(Array.isArray(systems) && systems.map((s: { system: string }) => s.system)).toEqual(["project", "baseline"]);
-  for (const s of systems as { byClients: { steps: { deliveryRatio: number; sent: number }[] }[] }[]) {
+  type Step = { deliveryRatio: number; sent: number; placementsPerCanvasMessage?: number };
+  for (const s of systems as { system: string; byClients: { steps: Step[] }[] }[]) {
     const step = s.byClients[0]?.steps[0];
     expect(step?.sent).toBe(150); // 100 placements/s for 1.5 s
     expect(step?.deliveryRatio).toBe(1);
+    // The canvas's own counters: every placement arrived, in at most one message each (fan-in).
+    if (s.system === "project") expect(step?.placementsPerCanvasMessage).toBeGreaterThanOrEqual(1);
+    else expect(step?.placementsPerCanvasMessage).toBeUndefined();
   }
 }, 300_000);
