@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bounds, pixel } from "./protocol.arbitrary.ts";
 import {
   type BatchedPlacement,
   batchEntryBytes,
@@ -16,12 +17,6 @@ import {
   Op,
 } from "./protocol.ts";
 
-const bounds = { width: 1000, height: 700, paletteSize: 32 };
-const pixel = fc.record({
-  x: fc.integer({ min: 0, max: bounds.width - 1 }),
-  y: fc.integer({ min: 0, max: bounds.height - 1 }),
-  colour: fc.integer({ min: 0, max: bounds.paletteSize - 1 }),
-});
 const placement = fc.record({
   session: fc.integer({ min: 0, max: 0xffffffff }),
   nonce: fc.integer({ min: 0, max: 0xffffffff }),

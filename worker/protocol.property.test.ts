@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bounds, pixel } from "./protocol.arbitrary.ts";
 import {
   decodeClientMessage,
   decodeServerMessage,
@@ -14,13 +15,6 @@ import {
   MAX_PLACE_PIXELS,
   Op,
 } from "./protocol.ts";
-
-const bounds = { width: 1000, height: 700, paletteSize: 32 };
-const pixel = fc.record({
-  x: fc.integer({ min: 0, max: bounds.width - 1 }),
-  y: fc.integer({ min: 0, max: bounds.height - 1 }),
-  colour: fc.integer({ min: 0, max: bounds.paletteSize - 1 }),
-});
 
 describe("decoders, property-based", () => {
   it("[P4] any bytes decode to a typed value or a typed error, never a throw", () => {
