@@ -81,6 +81,8 @@ interface StepResult {
 interface ClientCountResult {
   clients: number;
   capacity: number;
+  /** Every step of the ladder passed: the capacity is at least this, the ladder's top, not a limit found. */
+  capacityIsLowerBound: boolean;
   steps: StepResult[];
   memoryPerClientBytes: number;
   cpuMsPerPixel: number | undefined;
@@ -218,6 +220,7 @@ async function measureSystem(
     byClients.push({
       clients: count,
       capacity: last?.rate ?? 0,
+      capacityIsLowerBound: steps.length === RATES.length && steps.every((st) => st.pass),
       steps,
       memoryPerClientBytes: Math.max(0, (loaded - idle) / count),
       cpuMsPerPixel: last ? last.runtimeCpuMs / (last.sent || 1) : undefined,
@@ -329,6 +332,10 @@ const report = {
   baseline: Object.fromEntries(
     (results.find((r) => r.system === "baseline")?.byClients ?? []).map((b) => [`C${b.clients}`, b.capacity]),
   ),
+  /** Capacities that are the top of the ladder, every step passed: lower bounds, not limits. */
+  lowerBounds: results.flatMap((r) =>
+    r.byClients.filter((b) => b.capacityIsLowerBound).map((b) => `${r.system}.C${b.clients}`),
+  ),
   systems: results,
 };
 
@@ -336,11 +343,14 @@ console.log("\nsustained placements/s (delivery ≥ 99.9 %, p99 < 250 ms)");
 console.log(`system     ${CLIENT_COUNTS.map((c) => `C = ${c}`.padStart(10)).join("")}   vs baseline`);
 for (const r of results) {
   const caps = CLIENT_COUNTS.map((c) => r.byClients.find((b) => b.clients === c)?.capacity ?? 0);
+  const atLeast = CLIENT_COUNTS.map((c) => (r.byClients.find((b) => b.clients === c)?.capacityIsLowerBound ? "≥" : ""));
   const vs = CLIENT_COUNTS.map((c, i) => {
     const base = cap("baseline", c);
     return base ? `${((caps[i] ?? 0) / base).toFixed(2)}×` : "—";
   });
-  console.log(`${r.system.padEnd(10)} ${caps.map((c) => String(c).padStart(10)).join("")}   ${vs.join(" ")}`);
+  console.log(
+    `${r.system.padEnd(10)} ${caps.map((c, i) => `${atLeast[i]}${c}`.padStart(10)).join("")}   ${vs.join(" ")}`,
+  );
 }
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
 if (values.html) writeFileSync(values.html, renderBenchHtml(report));

@@ -27,8 +27,11 @@ it("npm run bench -- --quick measures the project and the baseline and writes th
   });
   const systems = Reflect.get(report as object, "systems");
   expect(Array.isArray(systems) && systems.map((s: { system: string }) => s.system)).toEqual(["project", "baseline"]);
-  type Step = { deliveryRatio: number; sent: number; placementsPerCanvasMessage?: number };
+  type Step = { deliveryRatio: number; sent: number; placementsPerCanvasMessage?: number; pass: boolean };
+  const lowerBounds = Reflect.get(report as object, "lowerBounds");
   for (const s of systems as { system: string; byClients: { steps: Step[] }[] }[]) {
+    // The one-step ladder passed means "at least 100/s": a lower bound, flagged as one.
+    expect(lowerBounds.includes(`${s.system}.C20`)).toBe(s.byClients[0]?.steps[0]?.pass === true);
     const step = s.byClients[0]?.steps[0];
     expect(step?.sent).toBe(150); // 100 placements/s for 1.5 s
     expect(step?.deliveryRatio).toBe(1);
