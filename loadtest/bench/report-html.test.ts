@@ -215,6 +215,12 @@ describe("renderBenchHtml", () => {
     expect(text).toContain("3 s of load per rate");
   });
 
+  it("names the rates the file stepped through, not a fixed ladder", () => {
+    const text = visibleText(doc);
+    expect(text).toContain("in the steps 100, 1,000, 10,000 per second");
+    expect(text).toContain("“< 100” means even the first step failed");
+  });
+
   it("escapes the strings that come from the file", () => {
     const hostile = fixture();
     const first = hostile.systems[0];

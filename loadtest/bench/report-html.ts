@@ -309,6 +309,16 @@ function capacityText(m: BenchClientCount | undefined): string {
   return formatCount(m.capacity);
 }
 
+/** The rates stepped through in this file, lowest first. */
+function ladder(b: Bench): number[] {
+  const rates = new Set(b.systems.flatMap((s) => s.byClients.flatMap((c) => c.steps.map((st) => st.rate))));
+  return [...rates].sort((x, y) => x - y);
+}
+
+function ladderText(b: Bench): string {
+  return ladder(b).map(formatCount).join(", ") || "—";
+}
+
 function capacitySection(b: Bench): Markup {
   if (b.clientCounts.length === 0 || b.systems.length === 0) {
     return html`<section id="capacity"><h2>Sustained capacity</h2><p>No capacities in this file.</p></section>`;
@@ -346,7 +356,7 @@ ${rows}
 </table>
 </div>
 <div class="charts">${charts}</div>
-<p class="note">Capacity is the highest placement rate that passed, in the steps 100, 200, 500, 1k, 2k, 5k, 10k, 20k, 40k per second; the true figure lies between it and the next step. “&lt; 100” means even the first step failed. The ratio divides by the baseline's capacity at the same client count.</p>
+<p class="note">Capacity is the highest placement rate that passed, in the steps ${ladderText(b)} per second; the true figure lies between it and the next step, and where every step passed it is a lower bound. “&lt; ${formatCount(ladder(b)[0] ?? 100)}” means even the first step failed. The ratio divides by the baseline's capacity at the same client count.</p>
 </section>`;
 }
 
