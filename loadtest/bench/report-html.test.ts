@@ -221,6 +221,40 @@ describe("renderBenchHtml", () => {
     expect(text).toContain("“< 100” means even the first step failed");
   });
 
+  it("stacks the value labels of runaway steps that would overlap at the top edge", () => {
+    const two = fixture();
+    const [a, b] = two.systems;
+    if (!a || !b) throw new Error("fixture has three systems");
+    a.byClients[0] = counts([1000, 0], [[{ rate: 1000, p99: 800, pass: false }], []])[0] as (typeof a.byClients)[0];
+    b.byClients[0] = counts([1000, 0], [[{ rate: 1000, p99: 900, pass: false }], []])[0] as (typeof b.byClients)[0];
+    const chart = figure(renderBenchHtml(two), "latency-c20");
+    const labels = [...chart.matchAll(/<text class="value halo" x="([\d.]+)" y="([\d.]+)"[^>]*>↑/g)].map((m) => ({
+      x: Number(m[1]),
+      y: Number(m[2]),
+    }));
+    expect(labels).toHaveLength(2);
+    expect(labels[0]?.x).toBe(labels[1]?.x);
+    expect(Math.abs((labels[0]?.y ?? 0) - (labels[1]?.y ?? 0))).toBeGreaterThanOrEqual(14);
+  });
+
+  it("on a dense ladder, gives every step a grid line but thins the labels so they never overlap", () => {
+    const rates = [100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000];
+    const dense = fixture();
+    for (const sys of dense.systems) {
+      for (const c of sys.byClients) c.steps = rates.map((rate) => step({ rate, p99: 60, pass: true }));
+    }
+    const chart = figure(renderBenchHtml(dense), "latency-c20");
+    const gridXs = [...chart.matchAll(/<line class="grid" x1="([\d.]+)" x2="\1" y1/g)].map((m) => Number(m[1]));
+    expect(gridXs).toHaveLength(rates.length);
+    const labelXs = [
+      ...chart.matchAll(/<text class="muted" x="([\d.]+)" y="[\d.]+" text-anchor="middle" font-size="11">/g),
+    ].map((m) => Number(m[1]));
+    expect(labelXs.length).toBeGreaterThan(3);
+    expect(labelXs.length).toBeLessThan(rates.length);
+    for (let i = 1; i < labelXs.length; i++)
+      expect((labelXs[i] ?? 0) - (labelXs[i - 1] ?? 0)).toBeGreaterThanOrEqual(30);
+  });
+
   it("escapes the strings that come from the file", () => {
     const hostile = fixture();
     const first = hostile.systems[0];

@@ -504,15 +504,45 @@ function rateChart(b: Bench, clients: number, metric: MetricChart): Markup {
     (t) => html`<line class="grid" x1="${m.left}" x2="${m.left + plotW}" y1="${n1(y(t))}" y2="${n1(y(t))}"/>
 <text class="muted" x="${m.left - 8}" y="${n1(y(t) + 4)}" text-anchor="end">${shortNumber(t)}</text>`,
   );
+  // Every step gets a grid line; labels are thinned, left to right, so that none overlap.
+  const labelled = new Set<number>();
+  let lastLabelX = Number.NEGATIVE_INFINITY;
+  for (const r of rates) {
+    if (x(r) - lastLabelX < MIN_TICK_LABEL_GAP) continue;
+    labelled.add(r);
+    lastLabelX = x(r);
+  }
   const xTicks = rates.map(
-    (r) => html`<line class="grid" x1="${n1(x(r))}" x2="${n1(x(r))}" y1="${m.top}" y2="${bottom}"/>
-<text class="muted" x="${n1(x(r))}" y="${bottom + 17}" text-anchor="middle" font-size="11">${shortRate(r)}</text>`,
+    (r) =>
+      html`<line class="grid" x1="${n1(x(r))}" x2="${n1(x(r))}" y1="${m.top}" y2="${bottom}"/>${
+        labelled.has(r)
+          ? html`<text class="muted" x="${n1(x(r))}" y="${bottom + 17}" text-anchor="middle" font-size="11">${shortRate(r)}</text>`
+          : undefined
+      }`,
   );
   const boundLine =
     bound && bound.value <= axis.max
       ? html`<line class="bound" x1="${m.left}" x2="${m.left + plotW}" y1="${n1(y(bound.value))}" y2="${n1(y(bound.value))}"/>
 <text class="bound-text" x="${m.left + plotW + 6}" y="${n1(y(bound.value) - 2)}" font-size="11">${bound.label[0]}<tspan x="${m.left + plotW + 6}" dy="13">${bound.label[1]}</tspan></text>`
       : undefined;
+
+  // Values drawn at the top edge carry their value as text; labels that would overlap go a row lower.
+  const overRow = new Map<string, number>();
+  const overs = series
+    .flatMap(({ i, steps }) =>
+      steps.flatMap((st) => {
+        const v = metric.value(st);
+        return v !== undefined && v > axis.max ? [{ key: `${i}:${st.rate}`, px: x(st.rate) }] : [];
+      }),
+    )
+    .sort((a, c) => a.px - c.px);
+  const rowEnds: number[] = [];
+  for (const o of overs) {
+    let row = rowEnds.findIndex((end) => o.px - end >= OVER_LABEL_WIDTH);
+    if (row < 0) row = rowEnds.length;
+    rowEnds[row] = o.px;
+    overRow.set(o.key, row);
+  }
 
   const lines = series.map(({ s, i, steps }) => {
     if (steps.length === 0) return undefined;
@@ -527,7 +557,7 @@ function rateChart(b: Bench, clients: number, metric: MetricChart): Markup {
       const over = d.v > axis.max;
       return html`<g>${marker(i, d.px, d.py, d.st.pass !== false)}${d.st.pass === false ? cross(d.px, d.py) : undefined}<title>${tip}</title></g>${
         over
-          ? html`<text class="value halo" x="${n1(d.px - 8)}" y="${n1(d.py + 4)}" text-anchor="end" font-size="11">↑ ${metric.format(d.v)}</text>`
+          ? html`<text class="value halo" x="${n1(d.px - 8)}" y="${n1(d.py + 4 + 14 * (overRow.get(`${i}:${d.st.rate}`) ?? 0))}" text-anchor="end" font-size="11">↑ ${metric.format(d.v)}</text>`
           : undefined
       }`;
     });
@@ -631,6 +661,12 @@ function svgOpen(width: number, height: number, label: string): Markup {
   return html`<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}" xmlns="http://www.w3.org/2000/svg" font-size="12">
 <title>${label}</title>`;
 }
+
+/** Room for one "↑ 813.3 ms" label at the top edge of a chart, px. */
+const OVER_LABEL_WIDTH = 70;
+
+/** Least distance between two rate labels on an x axis, px: "1.5k" at 11 px is about 24 px wide. */
+const MIN_TICK_LABEL_GAP = 30;
 
 /** An axis from 0 to a round number at or above `max`, with about `target` round ticks. */
 function niceAxis(max: number, target: number): { max: number; ticks: number[] } {
