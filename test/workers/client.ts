@@ -8,6 +8,7 @@ import {
   decodeServerMessage,
   encodeClientHello,
   Op,
+  type Pixel,
   type ServerHello,
   type ServerMessage,
 } from "../../worker/protocol.ts";
@@ -115,7 +116,8 @@ export class TestClient {
   }
 }
 
-const BASE = "https://pixels.test";
+/** The origin the workers tier sends its requests to. */
+export const BASE = "https://pixels.test";
 /** The admin token the workers tier configures (vitest.config.ts). */
 export const ADMIN_TOKEN = "test-admin-token";
 
@@ -151,6 +153,20 @@ export async function api(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `check` holds, polling every `everyMs`; throws after `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 3000, everyMs = 10): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(everyMs);
+  }
+}
+
+/** `n` pixels in a row from x = 0 on row `y`. */
+export function pixelRow(n: number, y: number, colour = 1): Pixel[] {
+  return Array.from({ length: n }, (_, x) => ({ x, y, colour }));
+}
 
 /** Byte-for-byte equality, reporting the first difference so a failure says where. */
 export function firstDifference(a: Uint8Array, b: Uint8Array): number | undefined {

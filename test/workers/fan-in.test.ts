@@ -12,28 +12,18 @@ import {
   encodePlace,
   encodePlaceBatch,
   Op,
-  type Pixel,
   type PixelsFrame,
 } from "../../worker/protocol.ts";
-import { api, sleep, TestClient } from "./client.ts";
+import { api, pixelRow, sleep, TestClient, until } from "./client.ts";
 
 const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
 const isError = (m: { op: number }): m is ErrorFrame => m.op === Op.Error;
-const row = (y: number, n = 1, colour = 1): Pixel[] => Array.from({ length: n }, (_, x) => ({ x, y, colour }));
 
 /** Every pixel on row `y` a client has been sent so far. */
 function seenOnRow(c: TestClient, y: number): number {
   let n = 0;
   for (const m of c.messages) if (m.op === Op.Pixels) for (const p of (m as PixelsFrame).pixels) if (p.y === y) n++;
   return n;
-}
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(10);
-  }
 }
 
 const open: TestClient[] = [];
@@ -75,9 +65,9 @@ describe("[P18] fan-in: an isolate's placements in few messages to the canvas", 
     const sameNet = await TestClient.connect({ ip: "192.0.2.200" });
     const otherNet = await TestClient.connect({ ip: "192.0.2.201" });
     open.push(first, sameNet, otherNet);
-    first.send(encodePlace(501, row(41, 5)));
-    sameNet.send(encodePlace(502, row(42, 3)));
-    otherNet.send(encodePlace(503, row(43, 3)));
+    first.send(encodePlace(501, pixelRow(5, 41)));
+    sameNet.send(encodePlace(502, pixelRow(3, 42)));
+    otherNet.send(encodePlace(503, pixelRow(3, 43)));
     const refused = await sameNet.next(isError);
     expect(refused).toMatchObject({ code: ErrorCode.RateLimited, nonce: 502 });
     for (const c of [first, sameNet, otherNet]) await until(() => seenOnRow(c, 41) === 5 && seenOnRow(c, 43) === 3);
@@ -93,7 +83,7 @@ describe("[P18] fan-in: an isolate's placements in few messages to the canvas", 
     const other = await TestClient.connect();
     open.push(watcher, other);
     // The first placement opens the window; the next two wait in it, carried by the leaver.
-    other.send(encodePlace(601, row(44, 1)));
+    other.send(encodePlace(601, pixelRow(1, 44)));
     await until(() => seenOnRow(watcher, 44) === 1);
     leaver.send(encodePlace(602, [{ x: 10, y: 44, colour: 3 }]));
     other.send(encodePlace(603, [{ x: 11, y: 44, colour: 3 }]));
@@ -149,7 +139,7 @@ describe("[P18] PlaceBatch at the canvas", () => {
     expect(errors).toEqual([ErrorCode.BadFrame]);
     const watcher = await TestClient.connect();
     open.push(watcher);
-    watcher.send(encodePlace(700, row(46, 1)));
+    watcher.send(encodePlace(700, pixelRow(1, 46)));
     await until(() => seenOnRow(watcher, 46) === 1);
   });
 });

@@ -20,12 +20,9 @@ import {
   encodePlace,
   type Limits as LimitsFrame,
   Op,
-  type Pixel,
   type PixelsFrame,
 } from "../../worker/protocol.ts";
-import { ADMIN_TOKEN, api, sleep, TestClient } from "./client.ts";
-
-const BASE = "https://pixels.test";
+import { ADMIN_TOKEN, api, BASE, pixelRow, sleep, TestClient, until } from "./client.ts";
 
 const isPixels = (m: { op: number }): m is PixelsFrame => m.op === Op.Pixels;
 const isError = (m: { op: number }): m is ErrorFrame => m.op === Op.Error;
@@ -45,18 +42,6 @@ const onRow =
   (y: number) =>
   (m: { op: number }): m is PixelsFrame =>
     isPixels(m) && m.pixels[0]?.y === y;
-
-function pixels(n: number, y: number, colour = 1): Pixel[] {
-  return Array.from({ length: n }, (_, i) => ({ x: i, y, colour }));
-}
-
-async function waitFor(check: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(25);
-  }
-}
 
 let nextSession = 1;
 
@@ -116,13 +101,13 @@ describe("limits follow a person, not a socket", () => {
     const a = await TestClient.connect({ cookie: me.cookie });
     const b = await TestClient.connect({ cookie: me.cookie });
     const other = await TestClient.connect();
-    a.send(encodePlace(1, pixels(100, 1)));
+    a.send(encodePlace(1, pixelRow(100, 1)));
     expect((await a.next(isPixels)).pixels).toHaveLength(100);
-    b.send(encodePlace(2, pixels(50, 2)));
+    b.send(encodePlace(2, pixelRow(50, 2)));
     const refused = await b.next(isError);
     expect(refused).toMatchObject({ code: ErrorCode.RateLimited, nonce: 2 });
     expect(refused.retryAfterMs).toBeGreaterThan(0);
-    other.send(encodePlace(3, pixels(50, 3)));
+    other.send(encodePlace(3, pixelRow(50, 3)));
     expect((await other.next(onRow(3))).pixels).toHaveLength(50);
     for (const c of [a, b, other]) c.close();
   });
@@ -131,9 +116,9 @@ describe("limits follow a person, not a socket", () => {
     const me = await newIdentity();
     const one = await rawChannel("isolate-one", me.id);
     const two = await rawChannel("isolate-two", me.id);
-    one.ws.send(encodePlace(11, pixels(100, 4)));
-    two.ws.send(encodePlace(12, pixels(50, 5)));
-    await waitFor(async () => two.errors.length > 0);
+    one.ws.send(encodePlace(11, pixelRow(100, 4)));
+    two.ws.send(encodePlace(12, pixelRow(50, 5)));
+    await until(async () => two.errors.length > 0);
     expect(two.errors[0]).toMatchObject({ code: ErrorCode.RateLimited, nonce: 12 });
     expect(one.errors).toEqual([]);
     one.ws.close();
@@ -147,13 +132,13 @@ describe("limits follow a person, not a socket", () => {
     const first = await TestClient.connect({ ip: "2001:db8:1:2::1" });
     const sameNet = await TestClient.connect({ ip: "2001:db8:1:2:ffff::9" });
     const otherNet = await TestClient.connect({ ip: "2001:db8:1:3::1" });
-    first.send(encodePlace(21, pixels(60, 6)));
+    first.send(encodePlace(21, pixelRow(60, 6)));
     expect((await first.next(isPixels)).pixels).toHaveLength(60);
-    sameNet.send(encodePlace(22, pixels(10, 7)));
+    sameNet.send(encodePlace(22, pixelRow(10, 7)));
     const refused = await sameNet.next(isError);
     expect(refused).toMatchObject({ code: ErrorCode.RateLimited, nonce: 22 });
     expect(refused.message).toContain("per network");
-    otherNet.send(encodePlace(23, pixels(10, 8)));
+    otherNet.send(encodePlace(23, pixelRow(10, 8)));
     expect((await otherNet.next(onRow(8))).pixels).toHaveLength(10);
     for (const c of [first, sameNet, otherNet]) c.close();
   });
@@ -167,7 +152,7 @@ describe("limits follow a person, not a socket", () => {
     expect(third.status).toBe(429);
     expect(await third.json()).toMatchObject({ error: "too_many_sockets" });
     a.close();
-    await waitFor(async () => {
+    await until(async () => {
       const res = await SELF.fetch(`${BASE}/ws`, { headers: { Upgrade: "websocket", Cookie: me.cookie } });
       res.webSocket?.accept();
       res.webSocket?.close();
@@ -196,9 +181,9 @@ describe("live limits and freeze", () => {
     const changed = await api("PATCH", "/api/admin/limits", { body: { pixelsPerSecond: 5, pixelBurst: 7 } });
     expect(changed.body).toMatchObject({ limits: { pixelsPerSecond: 5, pixelBurst: 7 } });
     expect(await c.next(isLimits)).toMatchObject({ pixelsPerSecond: 5, burst: 7, frozen: false });
-    c.send(encodePlace(31, pixels(8, 9)));
+    c.send(encodePlace(31, pixelRow(8, 9)));
     expect(await c.next(isError)).toMatchObject({ code: ErrorCode.TooLarge, nonce: 31 });
-    c.send(encodePlace(32, pixels(7, 9)));
+    c.send(encodePlace(32, pixelRow(7, 9)));
     expect((await c.next(isPixels)).pixels).toHaveLength(7);
     c.close();
   });
@@ -345,7 +330,7 @@ describe("pixel log", () => {
 
   it("keeps the log within its row bound, dropping the oldest rows", async () => {
     const c = await TestClient.connect();
-    c.send(encodePlace(71, pixels(40, 100, 2)));
+    c.send(encodePlace(71, pixelRow(40, 100, 2)));
     await c.next(isPixels);
     await runInDurableObject(stub(), (instance) => {
       const moderation = Reflect.get(instance, "moderation") as ModerationStore;
