@@ -309,14 +309,9 @@ function capacityText(m: BenchClientCount | undefined): string {
   return formatCount(m.capacity);
 }
 
-/** The rates stepped through in this file, lowest first. */
-function ladder(b: Bench): number[] {
-  const rates = new Set(b.systems.flatMap((s) => s.byClients.flatMap((c) => c.steps.map((st) => st.rate))));
-  return [...rates].sort((x, y) => x - y);
-}
-
-function ladderText(b: Bench): string {
-  return ladder(b).map(formatCount).join(", ") || "—";
+/** The distinct rates of these steps, lowest first. */
+function stepRates(steps: readonly BenchStep[]): number[] {
+  return [...new Set(steps.map((st) => st.rate))].sort((x, y) => x - y);
 }
 
 function capacitySection(b: Bench): Markup {
@@ -324,6 +319,7 @@ function capacitySection(b: Bench): Markup {
     return html`<section id="capacity"><h2>Sustained capacity</h2><p>No capacities in this file.</p></section>`;
   }
   const hasBaseline = b.systems.some((s) => s.name === "baseline");
+  const ladder = stepRates(b.systems.flatMap((s) => s.byClients.flatMap((c) => c.steps)));
   const head = b.clientCounts.map(
     (c) => html`<th class="group" colspan="${hasBaseline ? 2 : 1}">C = ${formatCount(c)} clients</th>`,
   );
@@ -356,7 +352,7 @@ ${rows}
 </table>
 </div>
 <div class="charts">${charts}</div>
-<p class="note">Capacity is the highest placement rate that passed, in the steps ${ladderText(b)} per second; the true figure lies between it and the next step, and where every step passed it is a lower bound. “&lt; ${formatCount(ladder(b)[0] ?? 100)}” means even the first step failed. The ratio divides by the baseline's capacity at the same client count.</p>
+<p class="note">Capacity is the highest placement rate that passed, in the steps ${ladder.map(formatCount).join(", ") || "—"} per second; the true figure lies between it and the next step, and where every step passed it is a lower bound. “&lt; ${formatCount(ladder[0] ?? 100)}” means even the first step failed. The ratio divides by the baseline's capacity at the same client count.</p>
 </section>`;
 }
 
@@ -480,7 +476,7 @@ function rateChart(b: Bench, clients: number, metric: MetricChart): Markup {
   const bottom = m.top + plotH;
   const label = `${metric.title}, ${formatCount(clients)} clients`;
   const series = b.systems.map((s, i) => ({ s, i, steps: capacityOf(s, clients)?.steps ?? [] }));
-  const rates = [...new Set(series.flatMap((x) => x.steps.map((st) => st.rate)))].sort((p, q) => p - q);
+  const rates = stepRates(series.flatMap((x) => x.steps));
   const lo = rates[0];
   const hi = rates.at(-1);
   if (lo === undefined || hi === undefined) {

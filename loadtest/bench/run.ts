@@ -179,6 +179,10 @@ async function step(
 
 let latencySink: (ms: number) => void = () => {};
 
+/** CPU over a step, per placement sent and per frame delivered. */
+const perPixel = (st: StepResult, cpuMs: number) => cpuMs / (st.sent || 1);
+const perFrame = (st: StepResult, cpuMs: number) => cpuMs / Math.max(1, st.framesPerS * (STEP_MS / 1000));
+
 async function measureSystem(
   system: string,
   description: string,
@@ -223,14 +227,10 @@ async function measureSystem(
       capacityIsLowerBound: steps.length === RATES.length && steps.every((st) => st.pass),
       steps,
       memoryPerClientBytes: Math.max(0, (loaded - idle) / count),
-      cpuMsPerPixel: last ? last.runtimeCpuMs / (last.sent || 1) : undefined,
-      cpuMsPerFrame: last ? last.runtimeCpuMs / Math.max(1, last.framesPerS * (STEP_MS / 1000)) : undefined,
-      canvasHostCpuMsPerPixel:
-        last?.canvasHostCpuMs !== undefined ? last.canvasHostCpuMs / (last.sent || 1) : undefined,
-      canvasHostCpuMsPerFrame:
-        last?.canvasHostCpuMs !== undefined
-          ? last.canvasHostCpuMs / Math.max(1, last.framesPerS * (STEP_MS / 1000))
-          : undefined,
+      cpuMsPerPixel: last && perPixel(last, last.runtimeCpuMs),
+      cpuMsPerFrame: last && perFrame(last, last.runtimeCpuMs),
+      canvasHostCpuMsPerPixel: last?.canvasHostCpuMs === undefined ? undefined : perPixel(last, last.canvasHostCpuMs),
+      canvasHostCpuMsPerFrame: last?.canvasHostCpuMs === undefined ? undefined : perFrame(last, last.canvasHostCpuMs),
     });
   }
   return { system, description, byClients };
@@ -342,15 +342,13 @@ const report = {
 console.log("\nsustained placements/s (delivery ≥ 99.9 %, p99 < 250 ms)");
 console.log(`system     ${CLIENT_COUNTS.map((c) => `C = ${c}`.padStart(10)).join("")}   vs baseline`);
 for (const r of results) {
-  const caps = CLIENT_COUNTS.map((c) => r.byClients.find((b) => b.clients === c)?.capacity ?? 0);
-  const atLeast = CLIENT_COUNTS.map((c) => (r.byClients.find((b) => b.clients === c)?.capacityIsLowerBound ? "≥" : ""));
+  const counts = CLIENT_COUNTS.map((c) => r.byClients.find((b) => b.clients === c));
+  const caps = counts.map((b) => `${b?.capacityIsLowerBound ? "≥" : ""}${b?.capacity ?? 0}`.padStart(10));
   const vs = CLIENT_COUNTS.map((c, i) => {
     const base = cap("baseline", c);
-    return base ? `${((caps[i] ?? 0) / base).toFixed(2)}×` : "—";
+    return base ? `${((counts[i]?.capacity ?? 0) / base).toFixed(2)}×` : "—";
   });
-  console.log(
-    `${r.system.padEnd(10)} ${caps.map((c, i) => `${atLeast[i]}${c}`.padStart(10)).join("")}   ${vs.join(" ")}`,
-  );
+  console.log(`${r.system.padEnd(10)} ${caps.join("")}   ${vs.join(" ")}`);
 }
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
 if (values.html) writeFileSync(values.html, renderBenchHtml(report));
