@@ -2,7 +2,8 @@
  * A protocol client for the workers tier: opens a real WebSocket upgrade against the Worker (SELF),
  * decodes every server frame with the shared codec, and lets tests wait for the frames they expect.
  */
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
+import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
 import {
   type CanvasBounds,
   decodeServerMessage,
@@ -153,6 +154,33 @@ export async function api(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What a canvas channel is opened with: what an edge session sends in its channel URL. */
+export interface ChannelParams {
+  isolate: string;
+  identity: string;
+  network: string;
+  session: number;
+  region?: string;
+}
+
+/** A channel straight to the canvas, as an edge session opens one, accepted here. */
+export async function canvasChannel(p: ChannelParams): Promise<WebSocket> {
+  const query = new URLSearchParams({
+    isolate: p.isolate,
+    region: p.region ?? "test",
+    identity: p.identity,
+    network: p.network,
+    session: String(p.session),
+  });
+  const canvas = env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
+  const res = await canvas.fetch(`https://canvas/channel?${query}`, { headers: { Upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (!ws) throw new Error(`channel refused: ${res.status}`);
+  ws.binaryType = "arraybuffer";
+  ws.accept();
+  return ws;
+}
 
 /** Waits until `check` holds, polling every `everyMs`; throws after `ms`. */
 export async function until(check: () => boolean | Promise<boolean>, ms = 3000, everyMs = 10): Promise<void> {

@@ -14,7 +14,7 @@ import {
   Op,
   type PixelsFrame,
 } from "../../worker/protocol.ts";
-import { api, pixelRow, sleep, TestClient, until } from "./client.ts";
+import { api, canvasChannel, pixelRow, sleep, TestClient, until } from "./client.ts";
 
 const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
 const isError = (m: { op: number }): m is ErrorFrame => m.op === Op.Error;
@@ -94,15 +94,8 @@ describe("[P18] fan-in: an isolate's placements in few messages to the canvas", 
 
 describe("[P18] PlaceBatch at the canvas", () => {
   /** A channel straight to the canvas, as an edge session opens one. */
-  async function channel(isolate: string, session: number) {
-    const url = `https://canvas/channel?isolate=${isolate}&region=test&identity=id-${isolate}-${session}&network=n-${session}&session=${session}`;
-    const res = await stub().fetch(url, { headers: { Upgrade: "websocket" } });
-    const ws = res.webSocket;
-    if (!ws) throw new Error(`channel refused: ${res.status}`);
-    ws.binaryType = "arraybuffer";
-    ws.accept();
-    return ws;
-  }
+  const channel = (isolate: string, session: number) =>
+    canvasChannel({ isolate, session, identity: `id-${isolate}-${session}`, network: `n-${session}` });
 
   it("places what names a channel of the sending isolate, and drops what names another isolate's or none", async () => {
     const watcher = await TestClient.connect();

@@ -22,7 +22,7 @@ import {
   Op,
   type PixelsFrame,
 } from "../../worker/protocol.ts";
-import { ADMIN_TOKEN, api, BASE, pixelRow, sleep, TestClient, until } from "./client.ts";
+import { ADMIN_TOKEN, api, BASE, canvasChannel, pixelRow, sleep, TestClient, until } from "./client.ts";
 
 const isPixels = (m: { op: number }): m is PixelsFrame => m.op === Op.Pixels;
 const isError = (m: { op: number }): m is ErrorFrame => m.op === Op.Error;
@@ -47,12 +47,7 @@ let nextSession = 1;
 
 /** A channel straight to the canvas, as an edge isolate opens one: what the canvas decides on its own. */
 async function rawChannel(isolate: string, identity: string, network = "192.0.2.1") {
-  const url = `https://canvas/channel?isolate=${isolate}&region=test&identity=${identity}&network=${network}&session=${nextSession++}`;
-  const res = await stub().fetch(url, { headers: { Upgrade: "websocket" } });
-  const ws = res.webSocket;
-  if (!ws) throw new Error(`channel refused: ${res.status}`);
-  ws.binaryType = "arraybuffer";
-  ws.accept();
+  const ws = await canvasChannel({ isolate, identity, network, session: nextSession++ });
   const errors: ErrorFrame[] = [];
   ws.addEventListener("message", (event) => {
     if (typeof event.data === "string") return;

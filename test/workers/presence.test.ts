@@ -10,18 +10,20 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CANVAS_NAME, type CanvasStats } from "../../worker/canvas/canvas-object.ts";
 import { encodePresenceReport, Op, type Presence } from "../../worker/protocol.ts";
-import { sleep, TestClient } from "./client.ts";
+import { canvasChannel, sleep, TestClient } from "./client.ts";
 
 const isPresence = (m: { op: number }): m is Presence => m.op === Op.Presence;
 const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
 
 /** A simulated edge isolate: one channel to the canvas, reporting whatever count it is told. */
 async function fakeIsolate(isolateId: string, region: string) {
-  const url = `https://canvas/channel?isolate=${isolateId}&region=${region}&identity=edge-${isolateId}&network=test&session=1`;
-  const res = await stub().fetch(url, { headers: { Upgrade: "websocket" } });
-  const ws = res.webSocket;
-  if (!ws) throw new Error(`channel refused: ${res.status}`);
-  ws.accept();
+  const ws = await canvasChannel({
+    isolate: isolateId,
+    region,
+    identity: `edge-${isolateId}`,
+    network: "test",
+    session: 1,
+  });
   let seq = 0;
   return {
     report(count: number, reportSeq = ++seq) {
