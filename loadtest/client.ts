@@ -1,8 +1,9 @@
 /**
  * @module client
  * One simulated user for the load test: a real protocol client over the `ws` package, speaking
- * worker/protocol.ts exactly as the page does — hello, join at the hello's sequence, apply frames in
- * sequence order, catch up on a gap, resume after a reconnect, refetch the snapshot when told to
+ * worker/protocol.ts exactly as the page does — hello on the edge socket, then the live socket from
+ * the hello's sequence [P19], apply frames in sequence order, catch up on a gap, resume after a
+ * reconnect (the live socket from the last applied sequence), refetch the snapshot when told to
  * resync — and recording what it saw for the report: every test pixel it received (with latency from
  * its send time), presence frames, errors, and the timing of every reconnect attempt.
  */
@@ -69,7 +70,17 @@ export function pixelOf(index: number, width: number, paletteSize: number) {
 export interface Target {
   name: string;
   wsUrl: string;
+  /**
+   * The live socket's URL [P19] (`liveUrlOf(wsUrl)` for this project). Without one the client takes
+   * the broadcast on its one socket, as the benchmark's baseline serves it.
+   */
+  liveUrl?: string;
   alive: boolean;
+}
+
+/** ws(s)://host/ws/live for ws(s)://host/ws. */
+export function liveUrlOf(wsUrl: string): string {
+  return `${wsUrl.replace(/\/$/, "")}/live`;
 }
 
 export interface ClientEvents {
@@ -134,6 +145,47 @@ export function openSocket(wsUrl: string, timeoutMs = 10_000): Promise<{ ws: Web
   });
 }
 
+/**
+ * Opens a live socket [P19] (from `from`, or from now when undefined) and waits for its LiveHello.
+ * The frames after it are the caller's: the first listener is attached before this resolves.
+ */
+export function openLiveSocket(
+  liveUrl: string,
+  from: number | undefined,
+  onMessage: (data: ArrayBuffer) => void,
+  timeoutMs = 10_000,
+): Promise<{ ws: WebSocket; seq: number }> {
+  return new Promise((resolve, reject) => {
+    const url = from === undefined ? liveUrl : `${liveUrl}?from=${from}`;
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false });
+    ws.binaryType = "arraybuffer";
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("no live hello in time"));
+    }, timeoutMs);
+    ws.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    let greeted = false;
+    ws.on("message", (data: ArrayBuffer) => {
+      if (greeted) {
+        onMessage(data);
+        return;
+      }
+      greeted = true;
+      clearTimeout(timer);
+      const m = decodeServerMessage(data);
+      if (!m.ok || m.value.op !== Op.LiveHello) {
+        ws.terminate();
+        reject(new Error(m.ok ? "first live frame was not a live hello" : m.error.message));
+        return;
+      }
+      resolve({ ws, seq: m.value.seq });
+    });
+  });
+}
+
 /** Opens a socket, reads the server hello, and closes: which region and isolate serve this URL. */
 export async function whoServes(wsUrl: string): Promise<{ region: string; isolateId: string }> {
   const { ws, hello } = await openSocket(wsUrl);
@@ -155,6 +207,8 @@ export async function fetchSnapshot(
 
 export class LoadClient {
   ws: WebSocket | undefined;
+  /** The live socket [P19], when the target has one. */
+  live: WebSocket | undefined;
   hello: ServerHello | undefined;
   /** The region and isolate serving the current socket (from its hello). */
   region = "";
@@ -217,7 +271,8 @@ export class LoadClient {
   }
 
   get connected(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN && this.hello !== undefined;
+    const liveOpen = this.target.liveUrl === undefined || this.live?.readyState === WebSocket.OPEN;
+    return this.ws?.readyState === WebSocket.OPEN && liveOpen && this.hello !== undefined;
   }
 
   get targetName(): string {
@@ -233,22 +288,52 @@ export class LoadClient {
       return;
     }
     const resuming = this.hello !== undefined;
-    this.ws = ws;
+    const liveUrl = this.target.liveUrl;
+    // A first connection joins at the hello's sequence, a resumed one at its last applied frame: the
+    // live socket replays every frame after it [P19]. Without a live socket the edge socket carries
+    // the broadcast, and a resumed hello asks it for what was missed.
+    const joinAt = resuming ? this.seq : hello.seq;
+    // Set before the live socket opens: its replay can arrive in the same read as its hello.
     this.hello = hello;
     this.bounds = { width: hello.width, height: hello.height, paletteSize: hello.palette.length };
     this.region = hello.region;
     this.isolateId = hello.isolateId;
-    // A first connection joins at the hello's sequence (frames after it all reach this socket); a
-    // resumed one asks for what it missed.
     if (!resuming) this.seq = hello.seq;
-    ws.send(encodeClientHello(resuming ? this.seq : 0));
-    this.catchUpAsked = resuming;
+    ws.send(encodeClientHello(resuming && liveUrl === undefined ? this.seq : 0));
+    ws.on("message", (data: ArrayBuffer) => this.onMessage(data));
+    ws.on("error", () => {});
+    let live: WebSocket | undefined;
+    if (liveUrl !== undefined) {
+      try {
+        live = (await openLiveSocket(liveUrl, joinAt, (data) => this.onMessage(data), timeoutMs)).ws;
+      } catch (error) {
+        ws.close(1000, "no live socket");
+        throw error;
+      }
+      live.on("error", () => {});
+      if (this.stopped) {
+        ws.close(1000, "done");
+        live.close(1000, "done");
+        return;
+      }
+    }
+    this.ws = ws;
+    this.live = live;
+    this.catchUpAsked = resuming && liveUrl === undefined;
     this.connectedAt = Date.now();
     this.caughtUpAt = undefined;
     this.noteCaughtUp();
-    ws.on("message", (data: ArrayBuffer) => this.onMessage(data));
-    ws.on("close", () => this.onClose());
-    ws.on("error", () => {});
+    // Either socket closing ends the connection: the other is closed, and the client reconnects both.
+    const ended = () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.live = undefined;
+      ws.close(1000, "reconnecting");
+      live?.close(1000, "reconnecting");
+      this.onClose();
+    };
+    ws.on("close", ended);
+    live?.on("close", ended);
   }
 
   private onMessage(data: ArrayBuffer): void {
@@ -460,5 +545,6 @@ export class LoadClient {
   close(): void {
     this.stopped = true;
     this.ws?.close(1000, "done");
+    this.live?.close(1000, "done");
   }
 }

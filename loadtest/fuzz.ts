@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { prng } from "../test/support/random.ts";
 import { encodeCatchUp, encodeClientHello, encodePlace, PROTOCOL_VERSION } from "../worker/protocol.ts";
-import { fetchSnapshot, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
+import { fetchSnapshot, LoadClient, liveUrlOf, newLedger, pixelOf, type Target } from "./client.ts";
 import { startStack } from "./stack.ts";
 
 export interface FuzzResult {
@@ -99,7 +99,7 @@ export async function runFuzz(options: {
   goodClients: number;
   pixelsEach: number;
 }): Promise<FuzzResult> {
-  const targets: Target[] = [{ name: "local", wsUrl: options.wsUrl, alive: true }];
+  const targets: Target[] = [{ name: "local", wsUrl: options.wsUrl, liveUrl: liveUrlOf(options.wsUrl), alive: true }];
   const total = options.goodClients * options.pixelsEach;
   const ledger = newLedger(1000, total);
   const good = Array.from(

@@ -17,7 +17,16 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from "../web/pacing.ts";
 import type { Snapshot } from "../worker/protocol.ts";
-import { type Backoff, fetchSnapshot, type Ledger, LoadClient, newLedger, pixelOf, type Target } from "./client.ts";
+import {
+  type Backoff,
+  fetchSnapshot,
+  type Ledger,
+  LoadClient,
+  liveUrlOf,
+  newLedger,
+  pixelOf,
+  type Target,
+} from "./client.ts";
 import { renderHtml } from "./html.ts";
 import type { FaultReport, LoadReport, RegionReport, Threshold } from "./report-types.ts";
 import { isScenarioName, SCENARIOS, type Scenario } from "./scenarios.ts";
@@ -291,10 +300,15 @@ async function main(): Promise<number> {
       vars,
       onProgress: (m) => progress.done(`stack: ${m}`),
     });
-    targets = stack.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, alive: true }));
+    targets = stack.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, liveUrl: liveUrlOf(e.wsUrl), alive: true }));
     statsUrl = stack.canvas.url;
   } else {
-    targets = urls.map((u, i) => ({ name: `target-${i + 1}`, wsUrl: toWs(u), alive: true }));
+    targets = urls.map((u, i) => ({
+      name: `target-${i + 1}`,
+      wsUrl: toWs(u),
+      liveUrl: liveUrlOf(toWs(u)),
+      alive: true,
+    }));
     statsUrl = toHttp(urls[0] ?? "");
   }
 

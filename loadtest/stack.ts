@@ -217,7 +217,7 @@ compatibility_flags = ["no_web_socket_compression"]
 [assets]
 directory = ${JSON.stringify(join(ROOT, "web/dist"))}
 binding = "ASSETS"
-run_worker_first = ["/ws", "/api/*"]
+run_worker_first = ["/ws", "/ws/live", "/api/*"]
 
 [[durable_objects.bindings]]
 name = "CANVAS"

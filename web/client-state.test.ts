@@ -1,6 +1,7 @@
 /**
  * Tests of the page's canvas model (client-state.ts): frames in order, duplicates, gaps and catch-up,
- * joining from a snapshot plus buffered frames (checked against a reference by random simulation),
+ * joining from a snapshot plus buffered frames, with the broadcast on the live socket and catch-up
+ * replies on the edge socket arriving interleaved (checked against a reference by random simulation),
  * optimistic placements with rollback, and painting only what changed. Runs in Node.
  */
 
@@ -140,7 +141,7 @@ describe("frames", () => {
     expect(state.takeCatchUp(0)).toBe(4);
   });
 
-  it("[P8] treats a resume hello as the catch-up request", () => {
+  it("[P8][P19] treats the live socket's replay from the page's sequence as the catch-up request", () => {
     const state = joined(4);
     state.serverAt(7);
     state.resumed(0);
@@ -216,12 +217,12 @@ describe("joining from a snapshot", () => {
     expect(state.colourAt(5, 5)).toBe(2);
   });
 
-  it("[P14] equals applying every frame to an empty canvas, whatever the snapshot and arrival order (random)", () => {
+  it("[P14][P19] equals applying every frame to an empty canvas, whatever the snapshot and arrival order on two sockets (random)", () => {
     for (let run = 0; run < 400; run++) {
       const random = prng(1000 + run);
       const total = 1 + int(random, 40);
       const frames = randomFrames(random, total);
-      // The socket joins when the server is at `join`; frames after it reach the socket in order.
+      // The live socket joins from `join`; every frame after it reaches that socket, in order.
       const join = int(random, total + 1);
       // The snapshot may be stale (older than the join: edge cache) or newer (fetched later).
       const snapshotSeq = Math.max(0, Math.min(total, join - 3 + int(random, total - join + 4)));
@@ -231,19 +232,24 @@ describe("joining from a snapshot", () => {
       state.serverAt(join);
       let snapshotDone = false;
       let now = 0;
-      let live = join; // the newest frame the server has sent live
-      const queue: Frame[] = []; // what is on the wire, in order
+      let live = join; // the newest frame the server has broadcast
+      // What is on each socket's wire, in order. The two sockets are not ordered with each other:
+      // catch-up replies on the edge socket overtake or trail the broadcast on the live one.
+      const liveWire: Frame[] = [];
+      const edgeWire: Frame[] = [];
       const deliverOne = (): void => {
-        const next = queue.shift();
+        const wire = edgeWire.length > 0 && (liveWire.length === 0 || random() < 0.5) ? edgeWire : liveWire;
+        const next = wire.shift();
         if (next) state.applyFrame(next);
       };
       const serveCatchUp = (): void => {
         const from = state.takeCatchUp(now);
-        // The server answers on the same socket, after what it already sent.
-        if (from !== undefined) queue.push(...frames.slice(from, live));
+        // The server answers on the edge socket, with every frame it holds after `from`.
+        if (from !== undefined) edgeWire.push(...frames.slice(from, live));
       };
+      const onWire = (): number => liveWire.length + edgeWire.length;
 
-      while (live < total || queue.length > 0 || !snapshotDone || state.seq < total) {
+      while (live < total || onWire() > 0 || !snapshotDone || state.seq < total) {
         now += 1;
         if (!snapshotDone && live - join >= snapshotArrivesAfter) {
           expect(state.applySnapshot(snapshotAt(frames, snapshotSeq))).toBe("applied");
@@ -257,11 +263,11 @@ describe("joining from a snapshot", () => {
           live++;
           // Now and then a frame is lost on the way (a frame the page could not decode): a gap.
           // (Never the last one: nothing after it would reveal the gap, as on a real quiet canvas.)
-          if (f && (f.seq === total || random() > 0.1)) queue.push(f);
-        } else if (choice < 0.8 && queue.length > 0) {
+          if (f && (f.seq === total || random() > 0.1)) liveWire.push(f);
+        } else if (choice < 0.8 && onWire() > 0) {
           deliverOne();
           serveCatchUp();
-        } else if (queue.length === 0 && live === total && snapshotDone) {
+        } else if (onWire() === 0 && live === total && snapshotDone) {
           // Quiet: the periodic tick retries an unanswered catch-up.
           now += CATCH_UP_RETRY_MS;
           serveCatchUp();

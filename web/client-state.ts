@@ -4,11 +4,14 @@
  * sequence the page holds, frames waiting for earlier ones, and the placements still waiting for the
  * server (an overlay drawn on top of the server's pixels).
  *
- * Joining without gaps (docs/design): the page opens the socket first and buffers every Pixels frame,
- * then applies a snapshot that says which sequence it contains, then the buffered frames newer than it.
+ * Joining without gaps [P14]: the page opens its sockets first and buffers every Pixels frame, then
+ * applies a snapshot that says which sequence it contains, then the buffered frames newer than it.
  * After that a frame is applied only when it is exactly the next sequence; a later one waits in the
- * buffer while the page asks the server to catch it up. Nothing here sends anything: methods return
- * what happened and `takeCatchUp` says when to ask, so the session decides when to touch the socket.
+ * buffer while the page asks the server to catch it up. Frames come on two sockets [P19] — the
+ * broadcast and its replay on the live socket, catch-up replies on the edge socket — so the same frame
+ * may arrive twice and out of order; a sequence the page holds or buffers is ignored. Nothing here
+ * sends anything: methods return what happened and `takeCatchUp` says when to ask, so the session
+ * decides when to touch a socket.
  *
  * What the page shows at a pixel, top layer first: a pixel queued while offline (web/outbox.ts), else
  * the newest placement sent and not yet answered, else the server's colour.
@@ -176,7 +179,7 @@ export class CanvasState {
   // -------------------------------------------------------------------------------------------------
   // Sequence: snapshot, frames, gaps
 
-  /** Notes the server's newest sequence (from its hello), so a gap is seen even with no frame buffered. */
+  /** Notes the server's newest sequence (from a hello), so a gap is seen even with no frame buffered. */
   serverAt(seq: number): void {
     this.serverSeq = Math.max(this.serverSeq, seq);
   }
@@ -250,14 +253,14 @@ export class CanvasState {
   }
 
   /**
-   * The page's hello carried its sequence as `resumeSeq`, which asks the server to replay what it
-   * missed: that is a catch-up request in flight, and asking again now would only duplicate it.
+   * The live socket was opened from the page's sequence, so the canvas replays what the page missed
+   * [P19]: that is a catch-up request in flight, and asking again now would only duplicate it.
    */
   resumed(now: number): void {
     if (this.behind) this.catchUp = { target: this.head(), at: now };
   }
 
-  /** The socket closed: any catch-up request in flight died with it. */
+  /** The connection closed: any catch-up request in flight (or replay) died with it. */
   connectionLost(): void {
     this.catchUp = undefined;
   }

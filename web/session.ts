@@ -1,6 +1,6 @@
 /**
  * @module session
- * What the page and the server say to each other, between the socket (connection.ts) and the model
+ * What the page and the server say to each other, between the sockets (connection.ts) and the model
  * (client-state.ts): the hello, the snapshot fetched to join, frames applied or caught up, placements
  * sent and rolled back, pixels queued while disconnected, presence, errors and close reasons. It owns
  * no DOM; it tells a `SessionView` what changed, so the page's look can grow without touching the
@@ -10,10 +10,16 @@
  * not connected (or while earlier queued pixels still wait), it waits in the bounded UnsentQueue
  * (outbox.ts), shown on the canvas, and is sent when the connection is back, as fast as the pixel
  * budget allows. The server settles a sent placement by broadcasting it (it stays) or by an Error
- * frame naming its nonce (it is rolled back at once, with a message). A placement whose socket closed
- * before an answer is "unconfirmed": once the new socket has caught up to where the server stood when
- * it joined, an accepted placement would have been broadcast by then, so whatever is still pending was
- * lost with its socket and goes back to the queue.
+ * frame naming its nonce (it is rolled back at once, with a message). A placement whose connection
+ * closed before an answer is "unconfirmed": once the new connection's live socket has caught up to
+ * where the canvas stood when it joined, an accepted placement would have been broadcast by then, so
+ * whatever is still pending was lost with its connection and goes back to the queue.
+ *
+ * A connection is two sockets [P19] (connection.ts): the edge socket carries the hellos, placements,
+ * errors, limits and catch-up replies; the live socket, opened once the edge's hello has arrived,
+ * carries the broadcast and the presence. It is opened from the sequence the page holds (or, with no
+ * synced canvas yet, from the hello's), so every frame after it arrives there, in order: the live
+ * socket's replay is the resume, and gaps left after it are caught up on the edge socket [P8].
  *
  * The canvas announces its placement limits after every hello and again whenever an admin changes
  * them (a Limits frame [P17]): the page paces itself by the latest. The same frame says whether the
@@ -24,7 +30,16 @@
  * knowledge is behind.
  */
 
-import type { CanvasBounds, ErrorFrame, Limits, Pixel, Presence, RateLimit, ServerHello } from "../worker/protocol.ts";
+import type {
+  CanvasBounds,
+  ErrorFrame,
+  Limits,
+  LiveHello,
+  Pixel,
+  Presence,
+  RateLimit,
+  ServerHello,
+} from "../worker/protocol.ts";
 import {
   decodeServerMessage,
   ERROR_NAMES,
@@ -36,7 +51,7 @@ import {
   Op,
 } from "../worker/protocol.ts";
 import { CanvasState, decodeSnapshotBody, type SnapshotResult } from "./client-state.ts";
-import { type CloseInfo, Connection } from "./connection.ts";
+import { type CloseInfo, Connection, type SocketKind } from "./connection.ts";
 import { QUEUE_CAPACITY, QUEUE_MAX_AGE_MS, type Queued, UnsentQueue } from "./outbox.ts";
 import { backoffDelay, TokenBucket } from "./pacing.ts";
 
@@ -128,10 +143,16 @@ export class Session {
   private readonly connection: Connection;
   private state: CanvasState | undefined;
   private lastHello: ServerHello | undefined;
-  /** The current socket has received its hello, so frames can be decoded against its canvas. */
+  /** The current edge socket has received its hello, so frames can be decoded against its canvas. */
   private helloOnSocket = false;
-  /** The resumeSeq sent in the current socket's hello. */
-  private resumeSent = 0;
+  /** The sequence the current live socket replays from: every frame after it arrives there [P19]. */
+  private liveFrom = 0;
+  /**
+   * The sequence the current live socket's hello named, once it arrived (the link is whole only
+   * then): by the time the page holds it, every placement the canvas accepted before this connection
+   * joined has been broadcast on that socket.
+   */
+  private liveSeq: number | undefined;
   private everConnected = false;
   private failure: string | undefined;
   private bucket: TokenBucket | undefined;
@@ -148,10 +169,10 @@ export class Session {
   private snapshotAttempt = 0;
   private currentStatus: Status = "connecting";
   private statusText = "";
-  /** The sequence the server named in the current socket's hello. */
+  /** The sequence the server named in the current edge socket's hello. */
   private helloSeq = 0;
   private readonly queue = new UnsentQueue();
-  /** Nonces of placements sent on a socket that closed before the server answered them. */
+  /** Nonces of placements sent on a connection that closed before the server answered them. */
   private readonly unconfirmed = new Set<number>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Nonces of Place frames sent from the queue: refused as rate limited, they are queued again. */
@@ -168,7 +189,7 @@ export class Session {
   ) {
     this.connection = new Connection(socketUrl, {
       hello: () => this.clientHello(),
-      message: (data) => this.onMessage(data),
+      message: (data, from) => this.onMessage(data, from),
       closed: (close) => this.onClose(close),
       link: () => this.refreshStatus(),
     });
@@ -178,7 +199,7 @@ export class Session {
     this.refreshStatus();
     this.connection.start();
     setInterval(() => this.tick(), TICK_MS);
-    // A tab the browser froze (Page Lifecycle) may come back with a socket that died meanwhile.
+    // A tab the browser froze (Page Lifecycle) may come back with sockets that died meanwhile.
     document.addEventListener("resume", () => this.connection.reconnect("resumed"));
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") this.tick();
@@ -275,7 +296,7 @@ export class Session {
     return "sent";
   }
 
-  /** Sends one Place frame and shows its pixels as pending; false if the socket is not open. */
+  /** Sends one Place frame and shows its pixels as pending; false if the edge socket is not open. */
   private send(pixels: readonly Pixel[], now: number, placedAt: number): boolean {
     const state = this.state;
     if (!state) return false;
@@ -348,17 +369,17 @@ export class Session {
   }
 
   /**
-   * Settles placements sent on a socket that closed before the server answered them, once the current
-   * socket has caught up to the sequence its hello named: an accepted one would have been broadcast by
-   * then (and settled), so those still pending were lost with their socket. They go back to the queue
-   * and are sent again. (A placement the server accepted in the instant between the two sockets could
-   * be sent twice: the same colour on the same pixel, placed once more.)
+   * Settles placements sent on a connection that closed before the server answered them, once the
+   * page holds every frame up to the sequence the current live socket's hello named: that socket is
+   * where broadcasts arrive, and it joined after the edge socket did, so an accepted placement would
+   * have been broadcast by then (and settled). Those still pending were lost with their connection:
+   * they go back to the queue and are sent again. (A placement the server accepted in the instant
+   * between the two connections could be sent twice: the same colour on the same pixel, once more.)
    */
   private resolveUnconfirmed(): void {
     const state = this.state;
-    if (this.unconfirmed.size === 0 || !state || !this.helloOnSocket || !state.synced || state.seq < this.helloSeq) {
-      return;
-    }
+    const caughtUp = this.liveSeq !== undefined && state?.synced === true && state.seq >= this.liveSeq;
+    if (this.unconfirmed.size === 0 || !state || !caughtUp) return;
     const lost: Queued[] = [];
     for (const nonce of this.unconfirmed) {
       const withdrawn = state.withdraw(nonce);
@@ -378,7 +399,7 @@ export class Session {
   private expireOutbox(now: number): void {
     const state = this.state;
     let dropped = this.queue.expire(now).length;
-    if (state && !this.helloOnSocket) {
+    if (state && this.liveSeq === undefined) {
       for (const nonce of this.unconfirmed) {
         const placedAt = state.placedAt(nonce);
         if (placedAt !== undefined && now - placedAt <= QUEUE_MAX_AGE_MS) continue;
@@ -414,12 +435,13 @@ export class Session {
 
   private clientHello(): Uint8Array {
     this.helloOnSocket = false;
-    // Resume only from a sequence the page really holds; while it waits for a snapshot it asks for nothing.
-    this.resumeSent = this.state?.synced ? this.state.seq : 0;
-    return encodeClientHello(this.resumeSent);
+    this.liveSeq = undefined;
+    // The live socket's `from` does the resuming [P19]: a resumeSeq here would have the edge replay
+    // the same frames a second time.
+    return encodeClientHello(0);
   }
 
-  private onMessage(data: ArrayBuffer): void {
+  private onMessage(data: ArrayBuffer, from: SocketKind): void {
     const decoded = decodeServerMessage(data, this.helloOnSocket ? this.bounds() : undefined);
     if (!decoded.ok) {
       if (decoded.error.error === ErrorCode.VersionMismatch) {
@@ -433,7 +455,12 @@ export class Session {
     const message = decoded.value;
     switch (message.op) {
       case Op.ServerHello:
-        this.onHello(message);
+        if (from !== "edge" || this.helloOnSocket) this.unexpected("a server hello", from);
+        else this.onHello(message);
+        return;
+      case Op.LiveHello:
+        if (from !== "live" || this.liveSeq !== undefined) this.unexpected("a live hello", from);
+        else this.onLiveHello(message);
         return;
       case Op.Pixels: {
         const state = this.state;
@@ -492,7 +519,6 @@ export class Session {
     }
     state.serverAt(hello.seq);
     this.helloSeq = hello.seq;
-    if (!fresh && this.resumeSent > 0) state.resumed(now);
     this.lastHello = hello;
     this.helloOnSocket = true;
     // The hello's rate is the edge's default; once the canvas has announced the live one, that stands
@@ -501,11 +527,41 @@ export class Session {
     if (this.bucket) this.bucket.configure(rate, now);
     else this.bucket = new TokenBucket(rate, now);
     this.view.hello(hello);
-    if (state.synced) this.requestCatchUp();
-    else this.loadSnapshot();
+    // Every frame after `liveFrom` arrives on the live socket, in order [P19]: from the page's own
+    // sequence when it holds a synced canvas (the replay is its resume), else from the hello's, the
+    // frames the snapshot may not hold yet [P14].
+    this.liveFrom = state.synced ? state.seq : hello.seq;
+    this.connection.joinLive(this.liveFrom);
+    if (!state.synced) this.loadSnapshot();
     this.refreshStatus();
+  }
+
+  /** The live socket joined the broadcast: the link is whole. */
+  private onLiveHello(live: LiveHello): void {
+    const state = this.state;
+    if (!state) return;
+    if (live.seq < this.helloSeq) {
+      // The canvas's history went back between the two sockets (its storage was reset): the next
+      // hello shows it, and the page starts over from its snapshot.
+      this.connection.reconnect("the canvas restarted");
+      return;
+    }
+    state.serverAt(live.seq);
+    this.liveSeq = live.seq;
+    // The replay after `liveFrom` is a catch-up in flight when it covers the page's sequence; asking the
+    // edge now would only bring the same frames twice. (It does not when a stale snapshot left the
+    // page below `liveFrom`: that gap is caught up on the edge socket.)
+    if (state.synced && state.seq >= this.liveFrom) state.resumed(performance.now());
+    // The link opens: the status says connected (if the canvas is loaded), and queued pixels may go.
+    this.connection.liveJoined();
+    this.requestCatchUp();
     this.resolveUnconfirmed();
-    this.flush();
+  }
+
+  /** A hello on the wrong socket, or a second one: the server is confused; start over. */
+  private unexpected(what: string, from: SocketKind): void {
+    console.warn(`pixel playground: ${what} on the ${from} socket, unexpected; reconnecting`);
+    this.connection.reconnect("unexpected hello");
   }
 
   /**
@@ -577,9 +633,10 @@ export class Session {
 
   private onClose(close: CloseInfo): "retry" | "stop" {
     this.helloOnSocket = false;
+    this.liveSeq = undefined;
     this.state?.connectionLost();
-    // Placements still waiting for the server's answer died with the socket, or were applied just
-    // before it closed: the catch-up after the reconnect tells which (resolveUnconfirmed).
+    // Placements still waiting for the server's answer died with the connection, or were applied just
+    // before it closed: the live socket's replay after the reconnect tells which (resolveUnconfirmed).
     for (const nonce of this.state?.pendingNonces() ?? []) this.unconfirmed.add(nonce);
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
@@ -598,9 +655,13 @@ export class Session {
   // -------------------------------------------------------------------------------------------------
   // Snapshot and catch-up
 
+  /**
+   * Asks the edge socket for the frames the page lacks. Not before the live socket's hello: until
+   * then its replay is on the way, and it brings every frame after `liveFrom` anyway.
+   */
   private requestCatchUp(): void {
     const state = this.state;
-    if (!state || !this.helloOnSocket) return;
+    if (!state || this.liveSeq === undefined) return;
     const fromSeq = state.takeCatchUp(performance.now());
     if (fromSeq !== undefined) this.connection.send(encodeCatchUp(fromSeq));
   }
@@ -664,14 +725,14 @@ export class Session {
     const slept = wall - this.clocks.wall - (mono - this.clocks.mono) > SLEEP_GAP_MS;
     this.clocks = { wall, mono };
     if (slept) {
-      // The socket may look open but be dead: let it go and resume from the sequence the page holds.
+      // The sockets may look open but be dead: let them go and resume from the sequence the page holds.
       this.connection.reconnect("woke from sleep");
       return;
     }
     const state = this.state;
     if (!state) return;
-    // A placement unanswered on a live socket (it should not happen) must not stay on screen forever.
-    if (this.helloOnSocket && this.unconfirmed.size === 0) {
+    // A placement unanswered on an open connection (it should not happen) must not stay on screen forever.
+    if (this.liveSeq !== undefined && this.unconfirmed.size === 0) {
       const expired = state.expirePending(mono);
       if (expired > 0) {
         this.view.message("The server never answered a placement; it was taken back.", "error");

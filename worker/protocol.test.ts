@@ -22,6 +22,7 @@ import {
   encodeClientHello,
   encodeError,
   encodeLimits,
+  encodeLiveHello,
   encodePixels,
   encodePlace,
   encodePresence,
@@ -242,7 +243,9 @@ describe("[P2] hello versions", () => {
         );
       }
     }
-    expect(errorOf(decodeClientMessage(encodeClientHello(7, 2), BOUNDS))).toBe(ErrorCode.VersionMismatch);
+    expect(errorOf(decodeClientMessage(encodeClientHello(7, PROTOCOL_VERSION + 1), BOUNDS))).toBe(
+      ErrorCode.VersionMismatch,
+    );
   });
 
   it("[P2] a current-version client hello of the wrong length, or with no version byte, is BadFrame", () => {
@@ -840,6 +843,38 @@ describe("CanvasInfo", () => {
   });
 });
 
+describe("[P19] LiveHello", () => {
+  it("[P19] lays out op u8, version u8, seq u32, big-endian, in 6 bytes, and round-trips", () => {
+    expect([...encodeLiveHello(0x01020304)]).toEqual([0x87, PROTOCOL_VERSION, 1, 2, 3, 4]);
+    for (const seq of [0, 1, 0x7fffffff, 0xffffffff]) {
+      expect(decodedValue(decodeServerMessage(encodeLiveHello(seq)))).toEqual({
+        op: Op.LiveHello,
+        version: PROTOCOL_VERSION,
+        seq,
+      });
+      expect(decodedValue(decodeServerMessage(atOffset(encodeLiveHello(seq)), BOUNDS))).toMatchObject({ seq });
+    }
+  });
+
+  it("[P2] a live hello of another version is VersionMismatch whatever its length; a wrong length is BadFrame", () => {
+    for (const version of [0, PROTOCOL_VERSION + 1, 255]) {
+      for (const length of [2, 5, 6, 7, 40]) {
+        const bytes = new Uint8Array(length);
+        bytes[0] = Op.LiveHello;
+        bytes[1] = version;
+        expect(errorOf(decodeServerMessage(bytes)), `v${version}, ${length} bytes`).toBe(ErrorCode.VersionMismatch);
+      }
+    }
+    expect(errorOf(decodeServerMessage(new Uint8Array([Op.LiveHello])))).toBe(ErrorCode.BadFrame);
+    for (const length of [2, 5, 7, 12]) {
+      const bytes = new Uint8Array(length);
+      bytes[0] = Op.LiveHello;
+      bytes[1] = PROTOCOL_VERSION;
+      expect(errorOf(decodeServerMessage(bytes)), `${length} bytes`).toBe(ErrorCode.BadFrame);
+    }
+  });
+});
+
 describe("[P17] Limits", () => {
   it("[P17] lays out op u8, pixelsPerSecond u16, burst u16, flags u8, big-endian, in 6 bytes", () => {
     expect([...encodeLimits({ pixelsPerSecond: 0x1234, burst: 0xabcd, frozen: true })]).toEqual([
@@ -923,7 +958,15 @@ describe("[P9] Frozen and Banned", () => {
 describe("server decoder: unknown opcodes", () => {
   it("[P4] an empty frame or an opcode that is not a server opcode is BadFrame", () => {
     expect(errorOf(decodeServerMessage(new Uint8Array(0), BOUNDS))).toBe(ErrorCode.BadFrame);
-    const known = new Set<number>([Op.ServerHello, Op.Pixels, Op.Presence, Op.Error, Op.Resync, Op.Limits]);
+    const known = new Set<number>([
+      Op.ServerHello,
+      Op.Pixels,
+      Op.Presence,
+      Op.Error,
+      Op.Resync,
+      Op.Limits,
+      Op.LiveHello,
+    ]);
     for (let op = 0; op < 256; op++) {
       if (known.has(op)) continue;
       const bytes = new Uint8Array(5);

@@ -10,8 +10,11 @@
  * imported by worker/, web/ and loadtest/.
  */
 
-/** Bumped on any incompatible change. Bytes 0–1 of both hellos keep their meaning forever [P2]. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped on any incompatible change. Bytes 0–1 of every hello keep their meaning forever [P2].
+ * Version 2: broadcasts come on a second, receive-only socket straight from the canvas [P19].
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Opcodes (first byte of every frame). 0x0_ client→server, 0x8_ server→client, 0x4_ edge↔canvas. */
 export const Op = {
@@ -24,6 +27,7 @@ export const Op = {
   Error: 0x84,
   Resync: 0x85,
   Limits: 0x86,
+  LiveHello: 0x87,
   CanvasInfo: 0x41,
   PresenceReport: 0x42,
   PlaceBatch: 0x43,
@@ -187,7 +191,17 @@ export interface Limits {
   /** True when this connection's identity is banned: it may watch but its placements are refused. */
   banned: boolean;
 }
-export type ServerMessage = ServerHello | PixelsFrame | Presence | ErrorFrame | Resync | Limits;
+/**
+ * The first frame on a live socket [P19]: the canvas's sequence when the socket joined. Every Pixels
+ * frame after `from` (the socket's query parameter; `seq` when it has none) follows on that socket,
+ * in order — a replay of what the client missed first, then the live broadcast.
+ */
+export interface LiveHello {
+  op: typeof Op.LiveHello;
+  version: number;
+  seq: number;
+}
+export type ServerMessage = ServerHello | PixelsFrame | Presence | ErrorFrame | Resync | Limits | LiveHello;
 
 /** Sent by the Canvas Durable Object first on every channel: what the edge needs to validate and greet. */
 export interface CanvasInfo {
@@ -493,6 +507,16 @@ export function encodeLimits(limits: Omit<Limits, "op" | "banned"> & { banned?: 
   return bytes;
 }
 
+/** LiveHello: op u8, version u8, seq u32 [P19]. */
+export function encodeLiveHello(seq: number): Uint8Array {
+  const bytes = new Uint8Array(6);
+  const view = asView(bytes);
+  view.setUint8(0, Op.LiveHello);
+  view.setUint8(1, PROTOCOL_VERSION);
+  view.setUint32(2, seq);
+  return bytes;
+}
+
 function isErrorCode(value: number): value is ErrorCode {
   return value >= ErrorCode.BadFrame && value <= ErrorCode.Banned;
 }
@@ -594,6 +618,15 @@ export function decodeServerMessage(
           banned: (flags & 2) === 2,
         },
       };
+    }
+    case Op.LiveHello: {
+      if (view.byteLength < 2) return fail(ErrorCode.BadFrame, "live hello: truncated");
+      const version = view.getUint8(1);
+      if (version !== PROTOCOL_VERSION) {
+        return fail(ErrorCode.VersionMismatch, `server speaks version ${version}; client speaks ${PROTOCOL_VERSION}`);
+      }
+      if (view.byteLength !== 6) return fail(ErrorCode.BadFrame, "live hello: bad length");
+      return { ok: true, value: { op: Op.LiveHello, version, seq: view.getUint32(2) } };
     }
     default:
       return fail(ErrorCode.BadFrame, `unknown opcode 0x${op.toString(16).padStart(2, "0")}`);

@@ -29,7 +29,7 @@ import { basename, dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { LoadClient, newLedger, type Target } from "../client.ts";
+import { LoadClient, liveUrlOf, newLedger, type Target } from "../client.ts";
 import { startStack } from "../stack.ts";
 import { SampleBuffer, summarizeLatency } from "../stats.ts";
 import { sleep, UNLIMITED_VARS } from "./common.ts";
@@ -575,7 +575,7 @@ async function main(): Promise<void> {
     const sources = await sourceResolver(inspector);
     console.log(`inspector on ${port}; scripts with source maps: ${sources.scripts.join(", ") || "none"}`);
 
-    const target: Target = { name: "local", wsUrl: stack.wsUrl, alive: true };
+    const target: Target = { name: "local", wsUrl: stack.wsUrl, liveUrl: liveUrlOf(stack.wsUrl), alive: true };
     const capacity = Math.ceil(rate * (warmupS + 2 * durationS + 10));
     let latency = new SampleBuffer();
     const events = { latency: (_region: string, ms: number) => latency.push(ms) };

@@ -17,7 +17,7 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { LoadClient, newLedger, type Target } from "../client.ts";
+import { LoadClient, liveUrlOf, newLedger, type Target } from "../client.ts";
 import { type Regions, type Stack, startRegions, startStack } from "../stack.ts";
 import { ratio, SampleBuffer, summarizeLatency } from "../stats.ts";
 import { sleep, UNLIMITED_VARS } from "./common.ts";
@@ -268,7 +268,7 @@ if (systems.includes("project")) {
         return measureSystem(
           "project",
           "this project in one wrangler dev (npm start): edge relay + Canvas Durable Object in one workerd",
-          [{ name: "local", wsUrl: stack.wsUrl, alive: true }],
+          [{ name: "local", wsUrl: stack.wsUrl, liveUrl: liveUrlOf(stack.wsUrl), alive: true }],
           [stack.pid],
           `${stack.url}/api/stats`,
         );
@@ -285,7 +285,7 @@ if (systems.includes("regions")) {
         return measureSystem(
           "regions",
           `this project as the multi-region stack: ${regions.edges.length} edge processes + the canvas host`,
-          regions.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, alive: true })),
+          regions.edges.map((e) => ({ name: e.region, wsUrl: e.wsUrl, liveUrl: liveUrlOf(e.wsUrl), alive: true })),
           [regions.canvas.pid, ...regions.edges.map((e) => e.pid)],
           `${regions.canvas.url}/api/stats`,
           regions.canvas.pid,

@@ -1,6 +1,7 @@
 /**
- * A protocol client for the workers tier: opens a real WebSocket upgrade against the Worker (SELF),
- * decodes every server frame with the shared codec, and lets tests wait for the frames they expect.
+ * A protocol client for the workers tier: opens real WebSocket upgrades against the Worker (SELF) —
+ * the edge socket and, as the page does, the live socket [P19] — decodes every server frame of both
+ * with the shared codec into one list, and lets tests wait for the frames they expect.
  */
 import { env, SELF } from "cloudflare:test";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
@@ -21,7 +22,11 @@ export interface Closed {
 
 export class TestClient {
   readonly messages: ServerMessage[] = [];
+  /** The edge socket's close. */
   readonly closed: Promise<Closed>;
+  /** The live socket [P19], unless the client connected without one. */
+  live: WebSocket | undefined;
+  liveClosed: Promise<Closed> | undefined;
   private waiters: (() => void)[] = [];
   private cursor = 0;
   hello!: ServerHello;
@@ -29,10 +34,11 @@ export class TestClient {
   setCookie: string | undefined;
 
   private constructor(readonly ws: WebSocket) {
-    let resolveClosed: (c: Closed) => void = () => {};
-    this.closed = new Promise((resolve) => {
-      resolveClosed = resolve;
-    });
+    this.closed = this.listen(ws);
+  }
+
+  /** Collects a socket's frames into `messages`; resolves when it closes. */
+  private listen(ws: WebSocket): Promise<Closed> {
     ws.addEventListener("message", (event) => {
       if (typeof event.data === "string") throw new Error(`server sent text: ${event.data}`);
       const decoded = decodeServerMessage(event.data, this.bounds());
@@ -40,9 +46,11 @@ export class TestClient {
       this.messages.push(decoded.value);
       for (const wake of this.waiters.splice(0)) wake();
     });
-    ws.addEventListener("close", (event) => {
-      resolveClosed({ code: event.code, reason: event.reason });
-      for (const wake of this.waiters.splice(0)) wake();
+    return new Promise((resolve) => {
+      ws.addEventListener("close", (event) => {
+        resolve({ code: event.code, reason: event.reason });
+        for (const wake of this.waiters.splice(0)) wake();
+      });
     });
   }
 
@@ -53,11 +61,21 @@ export class TestClient {
   }
 
   /**
-   * Opens /ws, waits for the server hello, and (unless told not to) sends the client hello. `cookie`
-   * presents an identity (`pp_id=…`); `ip` stands for the client address Cloudflare would give.
+   * Opens /ws, waits for the server hello, (unless told not to) sends the client hello, and then
+   * opens /ws/live from the hello's sequence — or from `resumeSeq`, which is how a page resumes — and
+   * waits for its LiveHello. `live: false` opens the edge socket alone; `resumeSeq` then goes in the
+   * client hello instead. `cookie` presents an identity (`pp_id=…`); `ip` stands for the client
+   * address Cloudflare would give.
    */
   static async connect(
-    options: { origin?: string; hello?: boolean; resumeSeq?: number; cookie?: string; ip?: string } = {},
+    options: {
+      origin?: string;
+      hello?: boolean;
+      resumeSeq?: number;
+      cookie?: string;
+      ip?: string;
+      live?: boolean;
+    } = {},
   ): Promise<TestClient> {
     const headers: Record<string, string> = { Upgrade: "websocket" };
     if (options.origin) headers.Origin = options.origin;
@@ -73,8 +91,27 @@ export class TestClient {
     const hello = await client.next((m) => m.op === Op.ServerHello);
     if (hello.op !== Op.ServerHello) throw new Error("unreachable");
     client.hello = hello;
-    if (options.hello !== false) client.send(encodeClientHello(options.resumeSeq ?? 0));
+    const live = options.live !== false;
+    if (options.hello !== false) client.send(encodeClientHello(live ? 0 : (options.resumeSeq ?? 0)));
+    if (live) await client.openLive(options.resumeSeq || hello.seq, headers);
     return client;
+  }
+
+  /** Opens the live socket from `from` and waits for its LiveHello. */
+  async openLive(from: number, headers: Record<string, string> = { Upgrade: "websocket" }): Promise<void> {
+    const response = await SELF.fetch(`https://pixels.test/ws/live?from=${from}`, { headers });
+    const ws = response.webSocket;
+    if (response.status !== 101 || !ws) {
+      throw new Error(`live upgrade failed: ${response.status} ${await response.text()}`);
+    }
+    ws.binaryType = "arraybuffer";
+    // Waited for on the socket itself, without moving the cursor: the edge socket's frames stay for
+    // the test to read.
+    const greeted = new Promise<void>((resolve) => ws.addEventListener("message", () => resolve(), { once: true }));
+    this.live = ws;
+    this.liveClosed = this.listen(ws);
+    ws.accept();
+    await greeted;
   }
 
   send(bytes: Uint8Array | string): void {
@@ -109,10 +146,12 @@ export class TestClient {
   }
 
   close(): void {
-    try {
-      this.ws.close(1000, "done");
-    } catch {
-      // already closed
+    for (const ws of [this.ws, this.live]) {
+      try {
+        ws?.close(1000, "done");
+      } catch {
+        // already closed
+      }
     }
   }
 }

@@ -10,7 +10,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CANVAS_NAME, type CanvasStats } from "../../worker/canvas/canvas-object.ts";
 import { encodePresenceReport, Op, type Presence } from "../../worker/protocol.ts";
-import { canvasChannel, sleep, TestClient } from "./client.ts";
+import { canvasChannel, sleep, TestClient, until } from "./client.ts";
 
 const isPresence = (m: { op: number }): m is Presence => m.op === Op.Presence;
 const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));
@@ -69,9 +69,12 @@ describe("[P16] presence", () => {
     const s = await stats();
     const self = s.presence.isolates.find((i) => i.region === "test" && i.reported === open);
     expect(self).toMatchObject({ reported: open, observed: open });
+    // Each connection's live socket too [P19]: one per open connection, none left by the closed.
+    await until(async () => (await stats()).presence.live === open);
     for (const { c } of order.slice(100)) c.close();
     watcher.close();
-  });
+    // 400 upgrades through this pool take several seconds; the convergence bound is the 2 s above.
+  }, 30_000);
 
   it("sums several isolates per region, exactly, and a new client's hello carries the total", async () => {
     const watcher = await TestClient.connect();

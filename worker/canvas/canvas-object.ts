@@ -4,9 +4,12 @@
  * from. It is wiring only: canvas-state, hub, frame-ring and store hold the rules; this file connects
  * them to the edge channels (hibernatable WebSockets), the timer that paces flushes, and SQLite.
  *
- * Each edge connection has its own channel here (an isolate cannot share one upstream socket among
- * its clients: I/O belongs to the request that created it). The channel carries validated Place and
- * CatchUp frames in and the broadcast bytes out, which the edge passes to its client untouched.
+ * Each client connection has two sockets here, both hibernatable. Its edge channel (an isolate
+ * cannot share one upstream socket among its clients: I/O belongs to the request that created it)
+ * carries validated placements and CatchUp frames in, and what is for that client alone out: its
+ * errors, catch-up replies and limits, which the edge relays. Its live socket [P19] is the client's
+ * own socket, forwarded by the edge unopened: the broadcast goes to it straight from here, so a
+ * frame costs one send per client and no relay. It only receives.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AdminAction } from "../admin.ts";
@@ -15,6 +18,7 @@ import { applyLimitsPatch, type Limits } from "../limits.ts";
 import {
   type BatchedPlacement,
   type CanvasBounds,
+  closeCodeFor,
   decodeClientMessage,
   decodePlaceBatch,
   decodePresenceReport,
@@ -23,6 +27,7 @@ import {
   encodeCanvasInfo,
   encodeError,
   encodeLimits,
+  encodeLiveHello,
   encodePixels,
   encodePresence,
   encodeResync,
@@ -32,10 +37,16 @@ import {
   Op,
   type Pixel,
 } from "../protocol.ts";
-import { type ChannelAttachment, isChannelAttachment, originKey } from "./attachment.ts";
+import {
+  type ChannelAttachment,
+  isChannelAttachment,
+  isLiveAttachment,
+  type LiveAttachment,
+  originKey,
+} from "./attachment.ts";
 import type { CanvasState } from "./canvas-state.ts";
 import { FrameRing } from "./frame-ring.ts";
-import { Guard } from "./guard.ts";
+import { Guard, type SocketKind } from "./guard.ts";
 import { Hub, type PendingPlacement } from "./hub.ts";
 import { ADMIN_IDENTITY, type AuditEntry, ModerationStore, type PixelLogEntry } from "./moderation-store.ts";
 import { PresenceRegistry, type PresenceTotals, totalsDiffer } from "./presence-registry.ts";
@@ -55,6 +66,9 @@ const PRESENCE_INTERVAL_MS = 250;
  * may name it after its close arrived (messages on different sockets are not ordered).
  */
 const ORIGIN_GRACE_MS = 10_000;
+/** Hibernation tags: channels and live sockets are listed apart (`getWebSockets(tag)`). */
+const CHANNEL_TAG = "channel";
+const LIVE_TAG = "live";
 
 export interface IsolateStats {
   isolateId: string;
@@ -70,6 +84,8 @@ export interface IsolateStats {
 export interface PresenceStats extends PresenceTotals {
   /** Channels held here, all isolates together. */
   observed: number;
+  /** Live sockets held here [P19]: the sockets every broadcast goes to. */
+  live: number;
   isolates: IsolateStats[];
 }
 
@@ -117,6 +133,8 @@ export interface CanvasStats {
   width: number;
   height: number;
   channels: number;
+  /** Live sockets [P19]: one per client connection, the broadcast's recipients. */
+  liveSockets: number;
   pixelsPlaced: number;
   framesBroadcast: number;
   /** Messages that brought placements in, and the placements they brought: the edges' fan-in at work. */
@@ -136,8 +154,10 @@ export class CanvasObject extends DurableObject<Env> {
   private readonly config: CanvasConfig;
   private readonly moderation: ModerationStore;
   private readonly guard: Guard;
-  /** Channels counted in the guard's socket caps, so a close is uncounted exactly once. */
+  /** Sockets counted in the guard's socket caps, so a close is uncounted exactly once. */
   private readonly counted = new WeakSet<WebSocket>();
+  /** Live sockets' attachments, read once (like `channels`). */
+  private readonly lives = new WeakMap<WebSocket, LiveAttachment>();
   private readonly ring = new FrameRing(RING_FRAMES, RING_BYTES);
   /**
    * Attachments already read and checked, so the per-message path does not deserialize one each
@@ -189,12 +209,16 @@ export class CanvasObject extends DurableObject<Env> {
     this.moderation = new ModerationStore(ctx.storage.sql, loaded.shape.width);
     this.guard = new Guard(applyLimitsPatch(config.limits, this.moderation.limitOverrides()));
     for (const ban of this.moderation.bans()) this.guard.setBanned(ban.identity, true);
-    // A wake from hibernation finds its channels already open: count them against the caps again.
-    for (const ws of ctx.getWebSockets()) {
+    // A wake from hibernation finds its sockets already open: count them against the caps again.
+    for (const ws of ctx.getWebSockets(CHANNEL_TAG)) {
       const attachment = this.channelOf(ws);
       if (!attachment) continue;
-      this.countSocket(ws, attachment);
+      this.countSocket(ws, attachment, "channel");
       this.origins.set(originKey(attachment.isolateId, attachment.session), ws);
+    }
+    for (const ws of ctx.getWebSockets(LIVE_TAG)) {
+      const attachment = this.liveOf(ws);
+      if (attachment) this.countSocket(ws, attachment, "live");
     }
     for (const frame of loaded.frames) this.ring.push(frame);
     this.presence = new PresenceRegistry(config.presenceExpiryMs);
@@ -209,10 +233,11 @@ export class CanvasObject extends DurableObject<Env> {
    */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname !== "/channel") return new Response("not found", { status: 404 });
+    if (url.pathname !== "/channel" && url.pathname !== "/live") return new Response("not found", { status: 404 });
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
+    if (url.pathname === "/live") return this.openLive(url);
     const isolateId = url.searchParams.get("isolate") ?? "";
     const region = url.searchParams.get("region") ?? "";
     const identity = url.searchParams.get("identity") ?? "";
@@ -233,7 +258,7 @@ export class CanvasObject extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     // The Hibernation API: the runtime holds the socket, and the object may sleep while it is idle.
-    this.ctx.acceptWebSocket(server);
+    this.ctx.acceptWebSocket(server, [CHANNEL_TAG]);
     const attachment: ChannelAttachment = {
       v: 3,
       isolateId,
@@ -246,7 +271,7 @@ export class CanvasObject extends DurableObject<Env> {
     server.serializeAttachment(attachment);
     this.channels.set(server, attachment);
     this.origins.set(originKey(isolateId, session), server);
-    this.countSocket(server, attachment);
+    this.countSocket(server, attachment, "channel");
     // Sent in the same synchronous step as the accept: every frame after `seq` reaches this socket.
     server.send(
       encodeCanvasInfo({
@@ -263,7 +288,64 @@ export class CanvasObject extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  /**
+   * Opens a live socket [P19]: `GET /live?isolate=…&region=…&identity=…&network=…&from=N`, the
+   * client's own upgrade, forwarded by its edge after the origin and identity checks. In the step
+   * that accepts it, the socket gets a LiveHello with the current sequence and, when `from` is
+   * given, every frame after `from` (or Resync when they are no longer held): from then on it is in
+   * the broadcast, so it misses nothing after `from` (after the LiveHello's sequence without it).
+   */
+  private openLive(url: URL): Response {
+    const isolateId = url.searchParams.get("isolate") ?? "";
+    const region = url.searchParams.get("region") ?? "";
+    const identity = url.searchParams.get("identity") ?? "";
+    const network = url.searchParams.get("network") ?? "";
+    const fromParam = url.searchParams.get("from");
+    const from = fromParam === null ? undefined : /^\d{1,10}$/.test(fromParam) ? Number(fromParam) : Number.NaN;
+    if (from !== undefined && !(from <= 0xffffffff)) return new Response("from must be a u32", { status: 400 });
+    const encoder = new TextEncoder();
+    const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
+    if (!label(isolateId) || !label(identity) || !label(network) || encoder.encode(region).length > MAX_LABEL_BYTES) {
+      return new Response("isolate, identity and network are required labels", { status: 400 });
+    }
+    const refused = this.guard.socketRefusal({ identity, network }, "live");
+    if (refused) {
+      const body: ChannelRefusal = { error: "too_many_sockets", message: refused };
+      return Response.json(body, { status: 429 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [LIVE_TAG]);
+    const attachment: LiveAttachment = {
+      v: 3,
+      live: true,
+      isolateId,
+      region,
+      connectedAt: Date.now(),
+      identity,
+      network,
+    };
+    server.serializeAttachment(attachment);
+    this.lives.set(server, attachment);
+    this.countSocket(server, attachment, "live");
+    server.send(encodeLiveHello(this.hub.seq));
+    if (from !== undefined) this.catchUp(server, from);
+    const online = this.presence.totals();
+    server.send(encodePresence(online.total, online.regions));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    if (this.liveOf(ws)) {
+      // A live socket only receives; whatever a client sends belongs on its edge socket.
+      try {
+        ws.send(encodeError(ErrorCode.BadFrame, `${ERROR_NAMES[ErrorCode.BadFrame]}: the live socket only receives`));
+        ws.close(closeCodeFor(ErrorCode.BadFrame), ERROR_NAMES[ErrorCode.BadFrame]);
+      } catch {
+        // Already closing.
+      }
+      return;
+    }
     const attachment = this.channelOf(ws);
     if (!attachment) {
       // A channel from an older deploy, or one we cannot account for: the edge reconnects it.
@@ -383,17 +465,19 @@ export class CanvasObject extends DurableObject<Env> {
     console.warn("canvas: channel error", error);
   }
 
-  private countSocket(ws: WebSocket, attachment: ChannelAttachment): void {
+  private countSocket(ws: WebSocket, attachment: ChannelAttachment | LiveAttachment, kind: SocketKind): void {
     if (this.counted.has(ws)) return;
     this.counted.add(ws);
-    this.guard.socketOpened(attachment);
+    this.guard.socketOpened(attachment, kind);
   }
 
   private uncountSocket(ws: WebSocket): void {
-    const attachment = this.channelOf(ws);
-    if (!attachment || !this.counted.has(ws)) return;
+    if (!this.counted.has(ws)) return;
+    const live = this.liveOf(ws);
+    const attachment = live ?? this.channelOf(ws);
+    if (!attachment) return;
     this.counted.delete(ws);
-    this.guard.socketClosed(attachment);
+    this.guard.socketClosed(attachment, live ? "live" : "channel");
   }
 
   /** The Limits frame for a channel: the limits in force, and whether its identity is banned [P17]. */
@@ -405,7 +489,7 @@ export class CanvasObject extends DurableObject<Env> {
   /** Sends every channel its Limits frame (encoded twice at most: banned or not). */
   private sendLimits(only?: (attachment: ChannelAttachment) => boolean): void {
     const frames = [this.limitsFrame(false), this.limitsFrame(true)] as const;
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.ctx.getWebSockets(CHANNEL_TAG)) {
       const attachment = this.channelOf(ws);
       if (!attachment || (only && !only(attachment))) continue;
       try {
@@ -416,14 +500,26 @@ export class CanvasObject extends DurableObject<Env> {
     }
   }
 
+  /** Sends a frame to every live socket: the broadcast [P19]. */
   private sendToAll(frame: Uint8Array): void {
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.ctx.getWebSockets(LIVE_TAG)) {
       try {
         ws.send(frame);
       } catch {
         // closing
       }
     }
+  }
+
+  /** A live socket's attachment; undefined for a channel. */
+  private liveOf(ws: WebSocket): LiveAttachment | undefined {
+    const cached = this.lives.get(ws);
+    if (cached) return cached;
+    if (this.channels.has(ws)) return undefined;
+    const attachment: unknown = ws.deserializeAttachment();
+    if (!isLiveAttachment(attachment)) return undefined;
+    this.lives.set(ws, attachment);
+    return attachment;
   }
 
   /** The channel's attachment, shape-checked; undefined when it does not check out. */
@@ -507,7 +603,7 @@ export class CanvasObject extends DurableObject<Env> {
   private flush(): void {
     const now = Date.now();
     const batches = this.hub.drain(now);
-    const sockets = this.ctx.getWebSockets();
+    const sockets = this.ctx.getWebSockets(LIVE_TAG);
     this.socketsAtLastFlush = sockets.length;
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i];
@@ -706,7 +802,7 @@ export class CanvasObject extends DurableObject<Env> {
   stats(): CanvasStats {
     const now = Date.now();
     const observed = new Map<string, { region: string; channels: number }>();
-    const sockets = this.ctx.getWebSockets();
+    const sockets = this.ctx.getWebSockets(CHANNEL_TAG);
     for (const ws of sockets) {
       const a = this.channelOf(ws);
       if (!a) continue;
@@ -739,14 +835,20 @@ export class CanvasObject extends DurableObject<Env> {
       seq: this.hub.seq,
       width: this.shape.width,
       height: this.shape.height,
-      channels: this.ctx.getWebSockets().length,
+      channels: sockets.length,
+      liveSockets: this.ctx.getWebSockets(LIVE_TAG).length,
       pixelsPlaced: this.pixelsPlaced,
       framesBroadcast: this.framesBroadcast,
       placementMessages: this.placementMessages,
       placementsReceived: this.placementsReceived,
       ringFrames: this.ring.size,
       coldStartMs: this.coldStartMs,
-      presence: { ...this.presence.totals(), observed: sockets.length, isolates },
+      presence: {
+        ...this.presence.totals(),
+        observed: sockets.length,
+        live: this.ctx.getWebSockets(LIVE_TAG).length,
+        isolates,
+      },
     };
   }
 }

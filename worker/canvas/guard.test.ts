@@ -292,6 +292,27 @@ describe("Guard.admitPlacement", () => {
 });
 
 describe("Guard socket caps", () => {
+  it("[P19] counts live sockets apart from channels: each kind has the whole cap", () => {
+    const guard = guardWith({ socketsPerIdentity: 2, socketsPerNetwork: 3 });
+    guard.socketOpened(ALICE);
+    guard.socketOpened(ALICE);
+    expect(guard.socketRefusal(ALICE)).toContain("2 open sockets per person");
+    expect(guard.socketRefusal(ALICE, "live")).toBeUndefined();
+    guard.socketOpened(ALICE, "live");
+    guard.socketOpened(ALICE, "live");
+    expect(guard.socketRefusal(ALICE, "live")).toContain("2 live sockets per person");
+    expect(guard.socketsOf(ALICE, "live")).toEqual({ identity: 2, network: 2 });
+    guard.socketOpened(BOB, "live");
+    // Alice and Bob share a network: three live sockets fill it for a newcomer there, not for Carol.
+    expect(guard.socketRefusal({ identity: "newcomer", network: ALICE.network }, "live")).toContain(
+      "3 live sockets per network",
+    );
+    expect(guard.socketRefusal(CAROL, "live")).toBeUndefined();
+    guard.socketClosed(ALICE, "live");
+    expect(guard.socketRefusal(ALICE, "live")).toBeUndefined();
+    expect(guard.socketsOf(ALICE)).toEqual({ identity: 2, network: 2 });
+  });
+
   it("caps the sockets of one identity; others are unaffected", () => {
     const guard = guardWith({ socketsPerIdentity: 2 });
     for (let i = 0; i < 2; i++) {

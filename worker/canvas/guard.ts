@@ -66,12 +66,18 @@ export interface Origin {
   network: string;
 }
 
+/** The canvas's two kinds of socket: an edge channel per connection, and its live socket [P19]. */
+export type SocketKind = "channel" | "live";
+
 export class Guard {
   private readonly identityBuckets = new KeyedBuckets();
   private readonly networkBuckets = new KeyedBuckets();
   private readonly banned = new Set<string>();
-  private readonly socketsByIdentity = new Map<string, number>();
-  private readonly socketsByNetwork = new Map<string, number>();
+  /** Open sockets per identity and per network, counted apart for channels and live sockets. */
+  private readonly sockets: Record<SocketKind, { identity: Map<string, number>; network: Map<string, number> }> = {
+    channel: { identity: new Map(), network: new Map() },
+    live: { identity: new Map(), network: new Map() },
+  };
 
   constructor(public limits: Limits) {}
 
@@ -131,32 +137,39 @@ export class Guard {
     return undefined;
   }
 
-  /** Whether one more socket from `origin` fits under the caps; a message when it does not. */
-  socketRefusal(origin: Origin): string | undefined {
+  /**
+   * Whether one more socket of `kind` from `origin` fits under the caps; a message when it does not.
+   * A connection is a channel and a live socket [P19]: each kind has the whole cap, so the caps
+   * count connections, and neither kind can be opened without bound on its own.
+   */
+  socketRefusal(origin: Origin, kind: SocketKind = "channel"): string | undefined {
     const { socketsPerIdentity, socketsPerNetwork } = this.limits;
-    if (socketsPerIdentity > 0 && (this.socketsByIdentity.get(origin.identity) ?? 0) >= socketsPerIdentity) {
-      return `at most ${socketsPerIdentity} open sockets per person`;
+    const counts = this.sockets[kind];
+    const what = kind === "live" ? "live sockets" : "open sockets";
+    if (socketsPerIdentity > 0 && (counts.identity.get(origin.identity) ?? 0) >= socketsPerIdentity) {
+      return `at most ${socketsPerIdentity} ${what} per person`;
     }
-    if (socketsPerNetwork > 0 && (this.socketsByNetwork.get(origin.network) ?? 0) >= socketsPerNetwork) {
-      return `at most ${socketsPerNetwork} open sockets per network`;
+    if (socketsPerNetwork > 0 && (counts.network.get(origin.network) ?? 0) >= socketsPerNetwork) {
+      return `at most ${socketsPerNetwork} ${what} per network`;
     }
     return undefined;
   }
 
-  socketOpened(origin: Origin): void {
-    bump(this.socketsByIdentity, origin.identity, 1);
-    bump(this.socketsByNetwork, origin.network, 1);
+  socketOpened(origin: Origin, kind: SocketKind = "channel"): void {
+    bump(this.sockets[kind].identity, origin.identity, 1);
+    bump(this.sockets[kind].network, origin.network, 1);
   }
 
-  socketClosed(origin: Origin): void {
-    bump(this.socketsByIdentity, origin.identity, -1);
-    bump(this.socketsByNetwork, origin.network, -1);
+  socketClosed(origin: Origin, kind: SocketKind = "channel"): void {
+    bump(this.sockets[kind].identity, origin.identity, -1);
+    bump(this.sockets[kind].network, origin.network, -1);
   }
 
-  socketsOf(origin: Partial<Origin>): { identity: number; network: number } {
+  socketsOf(origin: Partial<Origin>, kind: SocketKind = "channel"): { identity: number; network: number } {
+    const counts = this.sockets[kind];
     return {
-      identity: origin.identity === undefined ? 0 : (this.socketsByIdentity.get(origin.identity) ?? 0),
-      network: origin.network === undefined ? 0 : (this.socketsByNetwork.get(origin.network) ?? 0),
+      identity: origin.identity === undefined ? 0 : (counts.identity.get(origin.identity) ?? 0),
+      network: origin.network === undefined ? 0 : (counts.network.get(origin.network) ?? 0),
     };
   }
 }

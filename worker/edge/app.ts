@@ -1,9 +1,10 @@
 /**
  * @module app
  * The edge Worker's HTTP surface (Hono). Static files are served by the assets binding before the
- * Worker runs (wrangler.toml `run_worker_first` sends only /ws and /api/* here).
+ * Worker runs (wrangler.toml `run_worker_first` sends only /ws, /ws/live and /api/* here).
  *
  * - `GET /ws`          the client's WebSocket, terminated here and relayed to the canvas (session.ts)
+ * - `GET /ws/live`     the client's receive-only socket, checked here and forwarded to the canvas [P19]
  * - `GET /api/canvas`  the snapshot: gzip of header + one palette index per pixel, cached ~1 s
  * - `GET /api/session` the caller's anonymous identity (setting its signed cookie when it has none)
  * - `GET /api/pixel`   who drew at `?x=&y=` and when (the pixel log)
@@ -91,7 +92,58 @@ app.get("/ws", async (c) => {
   return new Response(null, { status: 101, webSocket: client, headers });
 });
 
+/**
+ * The live socket [P19]: the same checks as /ws (upgrade, origin, identity, then the canvas's socket
+ * caps), and then the upgrade goes to the canvas and its socket back to the client unopened. The
+ * runtime pumps its bytes; no code here runs per frame. Nothing a client sends on it is for the
+ * canvas: the canvas closes a live socket that sends anything (bad_frame).
+ */
+app.get("/ws/live", async (c) => {
+  const config = edgeConfig(c.env);
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    throw jsonError(426, "upgrade_required", "GET /ws/live expects a WebSocket upgrade");
+  }
+  if (!originAllowed(c.req.header("Origin"), c.req.url, config.allowedOrigins)) {
+    throw jsonError(403, "origin_not_allowed", "this origin may not open the canvas socket");
+  }
+  const from = c.req.query("from");
+  if (from !== undefined && (!/^\d{1,10}$/.test(from) || Number(from) > 0xffffffff)) {
+    throw jsonError(400, "bad_query", "from must be a sequence number (an integer in [0, 2^32 - 1])");
+  }
+  const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
+  const url = new URL("https://canvas/live");
+  url.searchParams.set("isolate", getIsolateId());
+  url.searchParams.set("region", regionOf(c.req.raw, config.region));
+  url.searchParams.set("identity", id);
+  url.searchParams.set("network", networkOfRequest(c.req.raw));
+  if (from !== undefined) url.searchParams.set("from", from);
+  let response: Response;
+  try {
+    response = await canvasStub(c.env).fetch(url, { headers: { Upgrade: "websocket" } });
+  } catch (error) {
+    console.error("edge: opening a live socket failed", error);
+    throw jsonError(503, "canvas_unavailable", "the canvas is not answering; try again shortly");
+  }
+  if (response.status === 429) {
+    const body: unknown = await response.json().catch(() => undefined);
+    const message = typeof body === "object" && body !== null ? Reflect.get(body, "message") : undefined;
+    throw jsonError(429, "too_many_sockets", typeof message === "string" ? message : "too many sockets");
+  }
+  const socket = response.webSocket;
+  if (response.status !== 101 || !socket) {
+    console.error(`edge: the canvas answered a live socket with ${response.status}`);
+    throw jsonError(503, "canvas_unavailable", "the canvas is not answering; try again shortly");
+  }
+  const headers = new Headers();
+  if (setCookie) headers.set("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
+  return new Response(null, { status: 101, webSocket: socket, headers });
+});
+
 app.all("/ws", () => {
+  throw jsonError(405, "method_not_allowed", "use GET with a WebSocket upgrade");
+});
+
+app.all("/ws/live", () => {
   throw jsonError(405, "method_not_allowed", "use GET with a WebSocket upgrade");
 });
 
@@ -146,7 +198,12 @@ app.get("/api/health", async (c) => {
     status: "ok",
     region: regionOf(c.req.raw, config.region),
     isolateId: getIsolateId(),
-    canvas: { seq: stats.seq, channels: stats.channels, coldStartMs: stats.coldStartMs },
+    canvas: {
+      seq: stats.seq,
+      channels: stats.channels,
+      liveSockets: stats.liveSockets,
+      coldStartMs: stats.coldStartMs,
+    },
     // Deployments should set both secrets; the development identity secret is public.
     identitySecret: secrets.IDENTITY_SECRET ? "configured" : "development-default",
     adminApi: secrets.ADMIN_TOKEN ? "enabled" : "disabled",
@@ -270,6 +327,7 @@ app.get("/api/stats", async (c) => {
         total: stats.presence.total,
         regions: stats.presence.regions,
         observedChannels: stats.presence.observed,
+        liveSockets: stats.presence.live,
         isolates: stats.presence.isolates,
       },
       canvas: {
