@@ -110,7 +110,7 @@ describe("canvasConfig", () => {
       width: 1000,
       height: 1000,
       palette: [...DEFAULT_PALETTE],
-      broadcastIntervalMs: 20,
+      broadcastIntervalMs: 15,
       broadcastSendBudget: 20_000,
       broadcastMaxIntervalMs: 100,
       presenceExpiryMs: 30_000,
@@ -201,8 +201,8 @@ describe("canvasConfig", () => {
   });
 
   it("falls back for a broadcast interval of 0 or over 1000 ms", () => {
-    expect(canvasConfig({ BROADCAST_INTERVAL_MS: "0" }).broadcastIntervalMs).toBe(20);
-    expect(canvasConfig({ BROADCAST_INTERVAL_MS: "1001" }).broadcastIntervalMs).toBe(20);
+    expect(canvasConfig({ BROADCAST_INTERVAL_MS: "0" }).broadcastIntervalMs).toBe(15);
+    expect(canvasConfig({ BROADCAST_INTERVAL_MS: "1001" }).broadcastIntervalMs).toBe(15);
     expect(warn).toHaveBeenCalledTimes(2);
   });
 
