@@ -111,7 +111,7 @@ describe("canvasConfig", () => {
       height: 1000,
       palette: [...DEFAULT_PALETTE],
       broadcastIntervalMs: 15,
-      broadcastSendBudget: 20_000,
+      broadcastSendBudget: 12_000,
       broadcastMaxIntervalMs: 100,
       presenceExpiryMs: 30_000,
       limits: {
@@ -156,7 +156,7 @@ describe("canvasConfig", () => {
       height: 128,
       palette: [0x000000, 0xffffff, 0xff4500],
       broadcastIntervalMs: 50,
-      broadcastSendBudget: 20_000,
+      broadcastSendBudget: 12_000,
       broadcastMaxIntervalMs: 100,
       presenceExpiryMs: 1500,
       limits: {

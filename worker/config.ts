@@ -161,7 +161,7 @@ export function canvasConfig(vars: Vars): CanvasConfig {
     height: int("CANVAS_HEIGHT", vars.CANVAS_HEIGHT, 1000, 1, MAX_CANVAS_SIDE),
     palette,
     broadcastIntervalMs: int("BROADCAST_INTERVAL_MS", vars.BROADCAST_INTERVAL_MS, 15, 1, 1000),
-    broadcastSendBudget: int("BROADCAST_SEND_BUDGET", vars.BROADCAST_SEND_BUDGET, 20_000, 100, 10_000_000),
+    broadcastSendBudget: int("BROADCAST_SEND_BUDGET", vars.BROADCAST_SEND_BUDGET, 12_000, 100, 10_000_000),
     broadcastMaxIntervalMs: int("BROADCAST_MAX_INTERVAL_MS", vars.BROADCAST_MAX_INTERVAL_MS, 100, 1, 10_000),
     presenceExpiryMs: 3 * presenceHeartbeatMs(vars),
     limits: defaultLimits(vars),

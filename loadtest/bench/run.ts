@@ -7,7 +7,8 @@
  * Systems: the project as `npm start` runs it (one wrangler dev: edge + object in one workerd), the
  * project as the multi-region stack (edges in their own processes), and the baseline. For each and
  * each client count, the placement rate is stepped up until a step fails: delivery ≥ 99.9 % and p99
- * place → seen < 250 ms. The last passing rate is the sustained capacity. Each step also records the
+ * place → seen < 250 ms; a failing step is run once more and the second run decides (one stall of a
+ * shared machine can fail 3 s). The last passing rate is the sustained capacity. Each step also records the
  * frames delivered per second (batching keeps it flat as the rate grows) and the CPU the runtime's
  * processes used (/proc), and each system's memory per connected client.
  *
@@ -32,9 +33,9 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     systems: { type: "string", default: "project,regions,baseline" },
     clients: { type: "string", default: "200,1000" },
-    // The project's broadcast send budget for these runs: its default. (Before the hub paced by
-    // load, 5,000 measured best here; with load pacing the default does better: docs/performance.md.)
-    budget: { type: "string", default: "20000" },
+    // The project's broadcast send budget for these runs: its default (how it was chosen:
+    // docs/performance.md).
+    budget: { type: "string", default: "12000" },
     // Extra [vars] for the project's runs, NAME=value, repeatable (e.g. BROADCAST_INTERVAL_MS=10).
     var: { type: "string", multiple: true, default: [] },
     // The baseline's broadcast tick: 50 ms, as in the independent harness the performance issue cites.
@@ -76,6 +77,12 @@ interface StepResult {
   placementsPerCanvasMessage: number | undefined;
   canvasMessagesPerS: number | undefined;
   pass: boolean;
+  /**
+   * A step that fails is run once more at the same rate, and the second run decides: one stall of
+   * a shared machine in 3 s (a GC, a compaction, another process) can put a p99 over the bound at a
+   * rate the system sustains. This is the first run's p99 when it was retried.
+   */
+  firstAttemptP99?: number;
 }
 
 interface ClientCountResult {
@@ -210,7 +217,13 @@ async function measureSystem(
     // sockets, so the first measured step is not the cost of arriving.
     if (!QUICK) await step(clients, RATES[0] ?? 100, width, pgids);
     for (const rate of RATES) {
-      const result = await step(clients, rate, width, pgids, statsUrl, hostPgid);
+      let result = await step(clients, rate, width, pgids, statsUrl, hostPgid);
+      if (!result.pass && !QUICK) {
+        process.stdout.write(` ${rate}/s retry(p99 ${result.p99.toFixed(0)} ms)`);
+        const firstAttemptP99 = result.p99;
+        await sleep(1000);
+        result = { ...(await step(clients, rate, width, pgids, statsUrl, hostPgid)), firstAttemptP99 };
+      }
       steps.push(result);
       process.stdout.write(` ${rate}/s ${result.pass ? "ok" : "FAIL"}(p99 ${result.p99.toFixed(0)} ms)`);
       if (!result.pass) break;
