@@ -12,7 +12,7 @@ import {
   pixelsFrameSeq,
   type ServerHello,
 } from "../../worker/protocol.ts";
-import { openSocket } from "../client.ts";
+import { liveUrlOf, openLiveSocket, openSocket } from "../client.ts";
 
 /** Per-connection limits raised to their maximum: benchmarks measure the system, not the limits. */
 export const UNLIMITED_VARS = {
@@ -52,7 +52,8 @@ export class ProgressBar {
 export async function fillRandom(wsUrl: string, rate: number): Promise<void> {
   const { ws, hello: h } = await hello(wsUrl);
   let lastSeen = 0;
-  ws.on("message", (data: ArrayBuffer) => {
+  // The broadcast comes on the live socket [P19]: watch it to know when the last frame went out.
+  const live = await openLiveSocket(liveUrlOf(wsUrl), undefined, (data) => {
     lastSeen = pixelsFrameSeq(data) ?? lastSeen;
   });
   const total = h.width * h.height;
@@ -83,4 +84,5 @@ export async function fillRandom(wsUrl: string, rate: number): Promise<void> {
     previous = lastSeen;
   }
   ws.close();
+  live.ws.close();
 }
