@@ -8,7 +8,8 @@
  * project as the multi-region stack (edges in their own processes), and the baseline. For each and
  * each client count, the placement rate is stepped up until a step fails: delivery ≥ 99.9 % and p99
  * place → seen < 250 ms; a failing step is run once more and the second run decides (one stall of a
- * shared machine can fail 3 s). The last passing rate is the sustained capacity. Each step also records the
+ * shared machine can fail 3 s), and two bisection steps narrow the gap between the last pass and the
+ * first failure. The highest passing rate is the sustained capacity. Each step also records the
  * frames delivered per second (batching keeps it flat as the rate grows) and the CPU the runtime's
  * processes used (/proc), and each system's memory per connected client.
  *
@@ -22,6 +23,7 @@ import { LoadClient, liveUrlOf, newLedger, type Target } from "../client.ts";
 import { type Regions, type Stack, startRegions, startStack } from "../stack.ts";
 import { ratio, SampleBuffer, summarizeLatency } from "../stats.ts";
 import { sleep, UNLIMITED_VARS } from "./common.ts";
+import { bisect } from "./ladder.ts";
 import { groupUsage } from "./procfs.ts";
 import { renderBenchHtml } from "./report-html.ts";
 
@@ -186,6 +188,9 @@ async function step(
 
 let latencySink: (ms: number) => void = () => {};
 
+/** Bisection steps after the ladder's first failure. */
+const BISECTIONS = 2;
+
 /** CPU over a step, per placement sent and per frame delivered. */
 const perPixel = (st: StepResult, cpuMs: number) => cpuMs / (st.sent || 1);
 const perFrame = (st: StepResult, cpuMs: number) => cpuMs / Math.max(1, st.framesPerS * (STEP_MS / 1000));
@@ -216,7 +221,8 @@ async function measureSystem(
     // One unmeasured step first: JIT warm-up, and pacing that adapts to load settles to this many
     // sockets, so the first measured step is not the cost of arriving.
     if (!QUICK) await step(clients, RATES[0] ?? 100, width, pgids);
-    for (const rate of RATES) {
+    /** One step at `rate`; a failing one is run once more and the second run decides. */
+    const decidedStep = async (rate: number): Promise<StepResult> => {
       let result = await step(clients, rate, width, pgids, statsUrl, hostPgid);
       if (!result.pass && !QUICK) {
         process.stdout.write(` ${rate}/s retry(p99 ${result.p99.toFixed(0)} ms)`);
@@ -226,9 +232,27 @@ async function measureSystem(
       }
       steps.push(result);
       process.stdout.write(` ${rate}/s ${result.pass ? "ok" : "FAIL"}(p99 ${result.p99.toFixed(0)} ms)`);
-      if (!result.pass) break;
       await sleep(500);
+      return result;
+    };
+    let passed: number | undefined;
+    let failed: number | undefined;
+    for (const rate of RATES) {
+      if ((await decidedStep(rate)).pass) passed = rate;
+      else {
+        failed = rate;
+        break;
+      }
     }
+    // The ladder's steps are ×1.3–1.5 apart, which is as coarse as a ratio can then be: narrow the
+    // gap between the last pass and the first failure by halving it twice.
+    for (let i = 0; i < BISECTIONS && passed !== undefined && failed !== undefined && !QUICK; i++) {
+      const mid = bisect(passed, failed);
+      if (mid === undefined) break;
+      if ((await decidedStep(mid)).pass) passed = mid;
+      else failed = mid;
+    }
+    steps.sort((x, y) => x.rate - y.rate);
     process.stdout.write("\n");
     for (const c of clients) c.close();
     await sleep(1500);
