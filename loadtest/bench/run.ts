@@ -50,7 +50,10 @@ const CLIENT_COUNTS = QUICK ? [20] : values.clients.split(",").map(Number);
 // Steps of about ×1.5, so a capacity is known to within that (a ×2–×2.5 ladder made ratios jump).
 const RATES = QUICK
   ? [100]
-  : [100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000, 80_000];
+  : [
+      100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000,
+      80_000,
+    ];
 const STEP_MS = QUICK ? 1500 : 3000;
 const DELIVERY_MIN = 0.999;
 /** Clients that decode every frame and time every pixel; the rest only count (see LoadClient). */
