@@ -38,6 +38,7 @@ export default defineConfig({
                 // the admin API when they are what is tested.
                 RATE_LIMIT_NETWORK_PIXELS_PER_SECOND: "0",
                 MAX_SOCKETS_PER_NETWORK: "0",
+                LIVE_OPENS_PER_NETWORK_PER_SECOND: "0",
                 IDENTITY_SECRET: "test-identity-secret",
                 ADMIN_TOKEN: "test-admin-token",
               },

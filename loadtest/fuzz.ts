@@ -5,6 +5,8 @@
  * out-of-range pixels, floods) while well-behaved clients draw. Afterwards every well-behaved client
  * must have seen every pixel that was placed and hold exactly the server's canvas, and the canvas
  * must still answer. Hostile sockets that get closed (floods, version mismatches) reconnect and go on.
+ * Some attackers aim at the live socket [P19] instead, which only receives: each opens it (with a
+ * random `from`, sometimes not a number), sends hostile frames, is closed, and opens it again.
  *
  * `npm run fuzz [-- --frames N]` starts its own stack; the end-to-end tier runs a smaller round.
  */
@@ -18,6 +20,10 @@ import { startStack } from "./stack.ts";
 export interface FuzzResult {
   hostileFrames: number;
   hostileReconnects: number;
+  /** Live-socket attackers: frames sent on live sockets, opens, and opens the edge refused. */
+  liveFrames: number;
+  liveOpens: number;
+  liveRefused: number;
   goodPlacements: number;
   /** Good clients that saw every good placement. */
   completeClients: number;
@@ -91,6 +97,45 @@ async function hostile(wsUrl: string, frames: number, seed: number): Promise<{ s
   return { sent, reconnects };
 }
 
+/**
+ * A hostile client of the live socket: opens it (a random `from`, or none, or one that is not a
+ * number), sends hostile frames until the canvas closes it, and opens it again, until it has sent
+ * `frames`. Refused opens (400 for a bad `from`) count as attempts.
+ */
+async function hostileLive(
+  liveUrl: string,
+  frames: number,
+  seed: number,
+): Promise<{ sent: number; opens: number; refused: number }> {
+  const random = prng(seed);
+  let sent = 0;
+  let opens = 0;
+  let refused = 0;
+  for (let attempts = 0; sent < frames && attempts < frames; attempts++) {
+    const pick = random();
+    const from = pick < 0.15 ? "?from=-1" : pick < 0.4 ? "" : `?from=${Math.floor(random() * 0x100000000)}`;
+    const ws = new WebSocket(`${liveUrl}${from}`, { perMessageDeflate: false });
+    const opened = await new Promise<boolean>((resolve) => {
+      ws.once("open", () => resolve(true));
+      ws.once("error", () => resolve(false));
+    });
+    if (!opened) {
+      refused++;
+      continue;
+    }
+    opens++;
+    while (sent < frames && ws.readyState === WebSocket.OPEN) {
+      ws.send(hostileFrame(random));
+      sent++;
+      if (sent % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+      // The canvas closes it at the first frame; give the close a moment to arrive.
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    ws.terminate();
+  }
+  return { sent, opens, refused };
+}
+
 export async function runFuzz(options: {
   wsUrl: string;
   httpUrl: string;
@@ -98,6 +143,9 @@ export async function runFuzz(options: {
   framesEach: number;
   goodClients: number;
   pixelsEach: number;
+  /** Live-socket attackers, and the frames each sends (default: none). */
+  liveConnections?: number;
+  liveFramesEach?: number;
 }): Promise<FuzzResult> {
   const targets: Target[] = [{ name: "local", wsUrl: options.wsUrl, liveUrl: liveUrlOf(options.wsUrl), alive: true }];
   const total = options.goodClients * options.pixelsEach;
@@ -110,12 +158,18 @@ export async function runFuzz(options: {
   const attack = Promise.all(
     Array.from({ length: options.hostileConnections }, (_, i) => hostile(options.wsUrl, options.framesEach, 1000 + i)),
   );
+  const liveAttack = Promise.all(
+    Array.from({ length: options.liveConnections ?? 0 }, (_, i) =>
+      hostileLive(liveUrlOf(options.wsUrl), options.liveFramesEach ?? 0, 2000 + i),
+    ),
+  );
   // Good clients draw while the attack runs.
   for (let i = 0; i < total; i++) {
     good[i % good.length]?.place(i);
     if (i % 10 === 0) await new Promise((r) => setTimeout(r, 20));
   }
   const attacks = await attack;
+  const liveAttacks = await liveAttack;
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && good.some((c) => c.received < total)) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 500)); // let any valid fuzz placement in flight land too
@@ -136,6 +190,9 @@ export async function runFuzz(options: {
   return {
     hostileFrames: attacks.reduce((a, r) => a + r.sent, 0),
     hostileReconnects: attacks.reduce((a, r) => a + r.reconnects, 0),
+    liveFrames: liveAttacks.reduce((a, r) => a + r.sent, 0),
+    liveOpens: liveAttacks.reduce((a, r) => a + r.opens, 0),
+    liveRefused: liveAttacks.reduce((a, r) => a + r.refused, 0),
     goodPlacements: goodOnCanvas,
     completeClients: good.filter((c) => c.received >= total && c.phantom === 0).length,
     goodClients: good.length,
@@ -157,6 +214,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       framesEach: Math.ceil(frames / 10),
       goodClients: 5,
       pixelsEach: 100,
+      liveConnections: 4,
+      liveFramesEach: 500,
     });
     console.log(result);
     const pass =

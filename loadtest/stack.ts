@@ -38,6 +38,7 @@ export async function freePort(): Promise<number> {
 export const LOCAL_STACK_VARS: Readonly<Record<string, string>> = {
   RATE_LIMIT_NETWORK_PIXELS_PER_SECOND: "0",
   MAX_SOCKETS_PER_NETWORK: "0",
+  LIVE_OPENS_PER_NETWORK_PER_SECOND: "0",
   ADMIN_TOKEN: "local-admin-token",
 };
 

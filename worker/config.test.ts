@@ -28,6 +28,7 @@ describe("edgeConfig", () => {
       framesPerSecond: 30,
       presenceHeartbeatMs: 10_000,
       batchMs: 5,
+      liveOpensPerSecond: 20,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -42,6 +43,7 @@ describe("edgeConfig", () => {
         RATE_LIMIT_FRAMES_PER_SECOND: "200",
         PRESENCE_HEARTBEAT_MS: "500",
         EDGE_BATCH_MS: "0",
+        LIVE_OPENS_PER_NETWORK_PER_SECOND: "0",
       }),
     ).toEqual({
       region: "eu-west",
@@ -51,6 +53,7 @@ describe("edgeConfig", () => {
       framesPerSecond: 200,
       presenceHeartbeatMs: 500,
       batchMs: 0,
+      liveOpensPerSecond: 0,
     });
     expect(warn).not.toHaveBeenCalled();
   });
@@ -105,7 +108,7 @@ describe("edgeConfig", () => {
 });
 
 describe("canvasConfig", () => {
-  it("has defaults: 1000×1000, the default palette, a 20 ms broadcast interval", () => {
+  it("has defaults: 1000×1000, the default palette, a 15 ms broadcast interval", () => {
     expect(canvasConfig({})).toEqual({
       width: 1000,
       height: 1000,

@@ -21,6 +21,7 @@ export interface Vars {
   RATE_LIMIT_NETWORK_PIXEL_BURST?: string;
   MAX_SOCKETS_PER_IDENTITY?: string;
   MAX_SOCKETS_PER_NETWORK?: string;
+  LIVE_OPENS_PER_NETWORK_PER_SECOND?: string;
   PIXEL_LOG_RETENTION_HOURS?: string;
   PIXEL_LOG_MAX_ROWS?: string;
   CANVAS_WIDTH?: string;
@@ -57,6 +58,11 @@ export interface EdgeConfig {
    * message per placement.
    */
   batchMs: number;
+  /**
+   * Live sockets [P19] a network may open per second at one edge isolate (bursts to 5×); 0: no
+   * meter. Each open may make the canvas replay its ring, so opening in a loop is metered.
+   */
+  liveOpensPerSecond: number;
 }
 
 export interface CanvasConfig {
@@ -146,6 +152,13 @@ export function edgeConfig(vars: Vars): EdgeConfig {
     framesPerSecond: int("RATE_LIMIT_FRAMES_PER_SECOND", vars.RATE_LIMIT_FRAMES_PER_SECOND, 30, 1, 100000),
     presenceHeartbeatMs: presenceHeartbeatMs(vars),
     batchMs: int("EDGE_BATCH_MS", vars.EDGE_BATCH_MS, 5, 0, 1000),
+    liveOpensPerSecond: int(
+      "LIVE_OPENS_PER_NETWORK_PER_SECOND",
+      vars.LIVE_OPENS_PER_NETWORK_PER_SECOND,
+      20,
+      0,
+      100_000,
+    ),
   };
 }
 

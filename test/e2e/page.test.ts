@@ -168,6 +168,39 @@ describe("the page on the real local stack", () => {
     await context.close();
   });
 
+  it("[P19] opens its edge socket, then its live socket from its sequence, sends nothing on the live one, and resumes it", async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    const sockets: { path: string; from: string | null; sent: number }[] = [];
+    page.on("websocket", (ws) => {
+      const url = new URL(ws.url());
+      const entry = { path: url.pathname, from: url.searchParams.get("from"), sent: 0 };
+      sockets.push(entry);
+      ws.on("framesent", () => {
+        entry.sent += 1;
+      });
+    });
+    await page.goto(stack.url);
+    await waitConnected(page);
+    expect(sockets.map((s) => s.path)).toEqual(["/ws", "/ws/live"]);
+    expect(sockets[1]?.from).toMatch(/^\d+$/);
+    // The broadcast reaches the page on its live socket: a pixel the watcher draws shows up.
+    await clickPixel(watcher, 5, 40, 3);
+    await waitPixel(page, 5, 40, 3);
+    const seq = await seqOf(page);
+    // A woken tab drops both sockets and resumes: the new live socket replays from where it was.
+    await page.evaluate(() => document.dispatchEvent(new Event("resume")));
+    await expect.poll(() => sockets.length, { timeout: 10_000 }).toBe(4);
+    await waitConnected(page);
+    expect(sockets.map((s) => s.path)).toEqual(["/ws", "/ws/live", "/ws", "/ws/live"]);
+    expect(Number(sockets[3]?.from)).toBeGreaterThanOrEqual(seq);
+    await clickPixel(watcher, 6, 40, 4);
+    await waitPixel(page, 6, 40, 4);
+    // The page spoke on its edge sockets (hellos, catch-ups) and never on a live socket.
+    expect(sockets.filter((s) => s.path === "/ws/live").map((s) => s.sent)).toEqual([0, 0]);
+    expect(sockets.filter((s) => s.path === "/ws").every((s) => s.sent >= 1)).toBe(true);
+    await page.close();
+  });
+
   it("queues pixels placed while the server is down, shows them as waiting, and sends them when it is back", async () => {
     const page = await openCanvas(browser, stack.url);
     const { persistTo, port } = stack;

@@ -5,8 +5,9 @@
  * for the edge socket, refuse anything a client sends on it, and count against the socket caps.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
+import { app, LIVE_OPEN_BURST_FACTOR } from "../../worker/edge/app.ts";
 import {
   closeCodeFor,
   decodeServerMessage,
@@ -168,6 +169,35 @@ describe("[P19] live socket", () => {
       await until(async () => (await liveSocket(undefined, { Cookie: cookie })).res.status === 101);
     } finally {
       await api("DELETE", "/api/admin/limits");
+    }
+  });
+
+  it("meters opens per network: past the burst, 429 rate_limited with Retry-After; another network is unaffected", async () => {
+    // This tier turns the meter off (every test client is one network); here the edge app runs with it on.
+    const perSecond = 2;
+    const metered = { ...env, LIVE_OPENS_PER_NETWORK_PER_SECOND: String(perSecond) };
+    const open = (ip: string) =>
+      app.request(`${BASE}/ws/live`, { headers: { Upgrade: "websocket", "CF-Connecting-IP": ip } }, metered);
+    // The clock stands still, so nothing refills while the burst is spent.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now());
+    try {
+      for (let i = 0; i < perSecond * LIVE_OPEN_BURST_FACTOR; i++) {
+        const res = await open("198.51.100.7");
+        expect(res.status, `open ${i}`).toBe(101);
+        res.webSocket?.accept();
+        res.webSocket?.close(1000, "done");
+      }
+      const refused = await open("198.51.100.7");
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("Retry-After")).toMatch(/^\d+$/);
+      expect(await refused.json()).toMatchObject({ error: "rate_limited" });
+      const other = await open("198.51.100.8");
+      expect(other.status).toBe(101);
+      other.webSocket?.accept();
+      other.webSocket?.close(1000, "done");
+    } finally {
+      vi.useRealTimers();
     }
   });
 

@@ -93,10 +93,20 @@ app.get("/ws", async (c) => {
 });
 
 /**
+ * Live socket opens per network, per edge isolate (LIVE_OPENS_PER_NETWORK_PER_SECOND, bursts to 5×).
+ * Each open may make the canvas replay up to its whole ring of frames (`from`), so reconnecting in a
+ * loop must not become the canvas's workload; a page opens one per reconnect, and a network's pages
+ * back off after a restart.
+ */
+const liveOpens = new KeyedBuckets();
+export const LIVE_OPEN_BURST_FACTOR = 5;
+
+/**
  * The live socket [P19]: the same checks as /ws (upgrade, origin, identity, then the canvas's socket
- * caps), and then the upgrade goes to the canvas and its socket back to the client unopened. The
- * runtime pumps its bytes; no code here runs per frame. Nothing a client sends on it is for the
- * canvas: the canvas closes a live socket that sends anything (bad_frame).
+ * caps) and a meter of opens per network, and then the upgrade goes to the canvas and its socket
+ * back to the client unopened. The runtime pumps its bytes; no code here runs per frame. Nothing a
+ * client sends on it is for the canvas: the canvas closes a live socket that sends anything
+ * (bad_frame).
  */
 app.get("/ws/live", async (c) => {
   const config = edgeConfig(c.env);
@@ -110,12 +120,25 @@ app.get("/ws/live", async (c) => {
   if (from !== undefined && (!/^\d{1,10}$/.test(from) || Number(from) > 0xffffffff)) {
     throw jsonError(400, "bad_query", "from must be a sequence number (an integer in [0, 2^32 - 1])");
   }
+  const network = networkOfRequest(c.req.raw);
+  const perSecond = config.liveOpensPerSecond;
+  if (perSecond > 0) {
+    const burst = perSecond * LIVE_OPEN_BURST_FACTOR;
+    const now = Date.now();
+    const wait = liveOpens.waitMs(network, 1, burst, perSecond, now);
+    if (wait > 0) {
+      throw jsonError(429, "rate_limited", `at most ${perSecond} live sockets opened per second per network`, {
+        "Retry-After": String(Math.ceil(wait / 1000)),
+      });
+    }
+    liveOpens.take(network, 1, burst, perSecond, now);
+  }
   const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
   const url = new URL("https://canvas/live");
   url.searchParams.set("isolate", getIsolateId());
   url.searchParams.set("region", regionOf(c.req.raw, config.region));
   url.searchParams.set("identity", id);
-  url.searchParams.set("network", networkOfRequest(c.req.raw));
+  url.searchParams.set("network", network);
   if (from !== undefined) url.searchParams.set("from", from);
   let response: Response;
   try {
