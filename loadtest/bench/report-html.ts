@@ -37,7 +37,7 @@ export interface BenchStep {
 
 export interface BenchClientCount {
   clients: number;
-  /** Sustained placements/s: the last passing rate; 0 when none passed; undefined if unknown. */
+  /** Sustained placements/s: the highest passing rate; 0 when none passed; undefined if unknown. */
   capacity: number | undefined;
   steps: BenchStep[];
 }
@@ -219,7 +219,7 @@ export function renderBenchHtml(input: unknown): string {
 <body>
 <header>
 <h1>Capacity benchmark: the project against the baseline</h1>
-<p>For each system and number of connected clients, the placement rate steps up until a step fails. A step passes when ${criteriaText(bench)}. The last passing rate is the system's sustained capacity.</p>
+<p>For each system and number of connected clients, the placement rate steps up until a step fails, and two more steps halve the gap between the last pass and the first failure. A step passes when ${criteriaText(bench)}; a failing step is run once more and the second run decides. The highest passing rate is the system's sustained capacity.</p>
 <dl class="meta">
 <dt>Machine</dt><dd>${bench.machine ?? "—"}</dd>
 <dt>Pass criteria</dt><dd>${criteriaText(bench)}</dd>
@@ -253,7 +253,7 @@ function systemsSection(b: Bench): Markup {
   return html`<section id="systems">
 <h2>Systems</h2>
 <ul class="legend">${items}</ul>
-<p class="note">Each system keeps its colour, line style and marker shape in every chart. A <span class="fail-text">✗</span> marks a step that failed; a system's steps stop at its first failure.</p>
+<p class="note">Each system keeps its colour, line style and marker shape in every chart. A <span class="fail-text">✗</span> marks a step that failed; after a system's first failure only the two steps between it and the last pass are run.</p>
 </section>`;
 }
 

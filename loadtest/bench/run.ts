@@ -307,7 +307,7 @@ if (systems.includes("project")) {
         const stack = s as Stack;
         return measureSystem(
           "project",
-          "this project in one wrangler dev (npm start): edge relay + Canvas Durable Object in one workerd",
+          "this project in one wrangler dev (npm start): edge + Canvas Durable Object in one workerd, broadcast on live sockets",
           [{ name: "local", wsUrl: stack.wsUrl, liveUrl: liveUrlOf(stack.wsUrl), alive: true }],
           [stack.pid],
           `${stack.url}/api/stats`,
