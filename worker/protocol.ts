@@ -142,7 +142,10 @@ export interface ServerHello {
   version: number;
   width: number;
   height: number;
-  /** Sequence of the newest frame sent before this socket joined; every later frame reaches it. */
+  /**
+   * Sequence of the newest frame sent before this socket joined; every later frame reaches the
+   * connection's live socket opened from it [P19].
+   */
   seq: number;
   /** People online when this socket joined (the Presence frame that follows has the regions). */
   online: number;
