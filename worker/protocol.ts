@@ -303,13 +303,18 @@ function readPixels(view: DataView, offset: number, count: number, bounds: Canva
 // ---------------------------------------------------------------------------------------------------
 // Client → server
 
-export function encodeClientHello(resumeSeq = 0, version = PROTOCOL_VERSION): Uint8Array {
+/** The 6-byte hello layout the client hello and the live hello share: op u8, version u8, a u32. */
+function encodeShortHello(op: Op, version: number, value: number): Uint8Array {
   const bytes = new Uint8Array(6);
   const view = asView(bytes);
-  view.setUint8(0, Op.ClientHello);
+  view.setUint8(0, op);
   view.setUint8(1, version);
-  view.setUint32(2, resumeSeq);
+  view.setUint32(2, value);
   return bytes;
+}
+
+export function encodeClientHello(resumeSeq = 0, version = PROTOCOL_VERSION): Uint8Array {
+  return encodeShortHello(Op.ClientHello, version, resumeSeq);
 }
 
 export function encodePlace(nonce: number, pixels: readonly Pixel[]): Uint8Array {
@@ -512,12 +517,7 @@ export function encodeLimits(limits: Omit<Limits, "op" | "banned"> & { banned?: 
 
 /** LiveHello: op u8, version u8, seq u32 [P19]. */
 export function encodeLiveHello(seq: number): Uint8Array {
-  const bytes = new Uint8Array(6);
-  const view = asView(bytes);
-  view.setUint8(0, Op.LiveHello);
-  view.setUint8(1, PROTOCOL_VERSION);
-  view.setUint32(2, seq);
-  return bytes;
+  return encodeShortHello(Op.LiveHello, PROTOCOL_VERSION, seq);
 }
 
 function isErrorCode(value: number): value is ErrorCode {

@@ -4,6 +4,7 @@
  * with the shared codec into one list, and lets tests wait for the frames they expect.
  */
 import { env, SELF } from "cloudflare:test";
+import { afterEach } from "vitest";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
 import {
   type CanvasBounds,
@@ -154,6 +155,19 @@ export class TestClient {
       }
     }
   }
+}
+
+/** A `TestClient.connect` whose clients are closed after each test of the file that makes it. */
+export function connectClosedAfterEach(): (options?: Parameters<typeof TestClient.connect>[0]) => Promise<TestClient> {
+  const open: TestClient[] = [];
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  return async (options) => {
+    const client = await TestClient.connect(options);
+    open.push(client);
+    return client;
+  };
 }
 
 /** The origin the workers tier sends its requests to. */

@@ -5,7 +5,7 @@
  * for the edge socket, refuse anything a client sends on it, and count against the socket caps.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
 import { app, LIVE_OPEN_BURST_FACTOR } from "../../worker/edge/app.ts";
 import {
@@ -18,17 +18,9 @@ import {
   type Presence,
   type ServerMessage,
 } from "../../worker/protocol.ts";
-import { api, BASE, canvasChannel, pixelRow, sleep, TestClient, until } from "./client.ts";
+import { api, BASE, canvasChannel, connectClosedAfterEach, pixelRow, sleep, type TestClient, until } from "./client.ts";
 
-const open: TestClient[] = [];
-async function connect(options?: Parameters<typeof TestClient.connect>[0]) {
-  const client = await TestClient.connect(options);
-  open.push(client);
-  return client;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+const connect = connectClosedAfterEach();
 
 const isPixels = (m: { op: number }): m is PixelsFrame => m.op === Op.Pixels;
 const stub = () => env.CANVAS.get(env.CANVAS.idFromName(CANVAS_NAME));

@@ -4,7 +4,7 @@
  * canvas serving everyone else throughout.
  */
 import { env } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CANVAS_NAME } from "../../worker/canvas/canvas-object.ts";
 import {
   closeCodeFor,
@@ -17,17 +17,9 @@ import {
   type PixelsFrame,
   PROTOCOL_VERSION,
 } from "../../worker/protocol.ts";
-import { TestClient } from "./client.ts";
+import { connectClosedAfterEach } from "./client.ts";
 
-const open: TestClient[] = [];
-async function connect(options?: Parameters<typeof TestClient.connect>[0]) {
-  const client = await TestClient.connect(options);
-  open.push(client);
-  return client;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+const connect = connectClosedAfterEach();
 
 const isPixels = (m: { op: number }): m is PixelsFrame => m.op === Op.Pixels;
 const isError = (m: { op: number }) => m.op === Op.Error;

@@ -145,6 +145,31 @@ export interface CanvasStats {
   presence: PresenceStats;
 }
 
+/** Who a socket's edge vouches for, from the upgrade's query (`isolate`, `region`, `identity`, `network`). */
+interface SentBy {
+  isolateId: string;
+  region: string;
+  identity: string;
+  network: string;
+}
+
+/** The edge's labels from a channel or live socket URL, or a 400 when one is missing or too long. */
+function sentBy(url: URL): SentBy | Response {
+  const get = (name: string) => url.searchParams.get(name) ?? "";
+  const sent = { isolateId: get("isolate"), region: get("region"), identity: get("identity"), network: get("network") };
+  const encoder = new TextEncoder();
+  const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
+  if (
+    !label(sent.isolateId) ||
+    !label(sent.identity) ||
+    !label(sent.network) ||
+    encoder.encode(sent.region).length > MAX_LABEL_BYTES
+  ) {
+    return new Response("isolate, identity and network are required labels", { status: 400 });
+  }
+  return sent;
+}
+
 export class CanvasObject extends DurableObject<Env> {
   private readonly store: CanvasStore;
   private readonly shape: CanvasShape;
@@ -237,24 +262,15 @@ export class CanvasObject extends DurableObject<Env> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
-    if (url.pathname === "/live") return this.openLive(url);
-    const isolateId = url.searchParams.get("isolate") ?? "";
-    const region = url.searchParams.get("region") ?? "";
-    const identity = url.searchParams.get("identity") ?? "";
-    const network = url.searchParams.get("network") ?? "";
+    const sent = sentBy(url);
+    if (sent instanceof Response) return sent;
+    if (url.pathname === "/live") return this.openLive(url, sent);
+    const { isolateId, region, identity, network } = sent;
     const sessionParam = url.searchParams.get("session") ?? "";
     const session = /^\d{1,10}$/.test(sessionParam) ? Number(sessionParam) : Number.NaN;
     if (!(session <= 0xffffffff)) return new Response("session must be a u32", { status: 400 });
-    const encoder = new TextEncoder();
-    const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
-    if (!label(isolateId) || !label(identity) || !label(network) || encoder.encode(region).length > MAX_LABEL_BYTES) {
-      return new Response("isolate, identity and network are required labels", { status: 400 });
-    }
-    const refused = this.guard.socketRefusal({ identity, network });
-    if (refused) {
-      const body: ChannelRefusal = { error: "too_many_sockets", message: refused };
-      return Response.json(body, { status: 429 });
-    }
+    const refused = this.refusal(sent, "channel");
+    if (refused) return refused;
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     // The Hibernation API: the runtime holds the socket, and the object may sleep while it is idle.
@@ -295,24 +311,13 @@ export class CanvasObject extends DurableObject<Env> {
    * given, every frame after `from` (or Resync when they are no longer held): from then on it is in
    * the broadcast, so it misses nothing after `from` (after the LiveHello's sequence without it).
    */
-  private openLive(url: URL): Response {
-    const isolateId = url.searchParams.get("isolate") ?? "";
-    const region = url.searchParams.get("region") ?? "";
-    const identity = url.searchParams.get("identity") ?? "";
-    const network = url.searchParams.get("network") ?? "";
+  private openLive(url: URL, sent: SentBy): Response {
+    const { isolateId, region, identity, network } = sent;
     const fromParam = url.searchParams.get("from");
     const from = fromParam === null ? undefined : /^\d{1,10}$/.test(fromParam) ? Number(fromParam) : Number.NaN;
     if (from !== undefined && !(from <= 0xffffffff)) return new Response("from must be a u32", { status: 400 });
-    const encoder = new TextEncoder();
-    const label = (text: string) => text !== "" && encoder.encode(text).length <= MAX_LABEL_BYTES;
-    if (!label(isolateId) || !label(identity) || !label(network) || encoder.encode(region).length > MAX_LABEL_BYTES) {
-      return new Response("isolate, identity and network are required labels", { status: 400 });
-    }
-    const refused = this.guard.socketRefusal({ identity, network }, "live");
-    if (refused) {
-      const body: ChannelRefusal = { error: "too_many_sockets", message: refused };
-      return Response.json(body, { status: 429 });
-    }
+    const refused = this.refusal(sent, "live");
+    if (refused) return refused;
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [LIVE_TAG]);
@@ -333,6 +338,14 @@ export class CanvasObject extends DurableObject<Env> {
     const online = this.presence.totals();
     server.send(encodePresence(online.total, online.regions));
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** A 429 when one more socket of `kind` from this identity or network is over the caps. */
+  private refusal(sent: SentBy, kind: SocketKind): Response | undefined {
+    const refused = this.guard.socketRefusal(sent, kind);
+    if (!refused) return undefined;
+    const body: ChannelRefusal = { error: "too_many_sockets", message: refused };
+    return Response.json(body, { status: 429 });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {

@@ -20,7 +20,7 @@ import { HTTPException } from "hono/http-exception";
 import { type AdminAction, type Parsed, parseBan, parseLimits, parseRollback, parseWipe } from "../admin.ts";
 import type { CanvasObject } from "../canvas/canvas-object.ts";
 import { KeyedBuckets } from "../canvas/guard.ts";
-import { CANVAS_NAME, edgeConfig, type Secrets } from "../config.ts";
+import { CANVAS_NAME, type EdgeConfig, edgeConfig, type Secrets } from "../config.ts";
 import { gzip, MAX_CANVAS_SIDE } from "../protocol.ts";
 import { DEV_IDENTITY_SECRET, identify, identityCookie, isIdentityId, networkOf, tokenMatches } from "./identity.ts";
 import { getFanIn, getIsolateId, getPresence, nextSessionNumber, regionOf } from "./isolate.ts";
@@ -55,14 +55,19 @@ export function originAllowed(origin: string | undefined, requestUrl: string, al
 
 export const app = new Hono<AppEnv>();
 
-app.get("/ws", async (c) => {
-  const config = edgeConfig(c.env);
+/** The checks both sockets share: a WebSocket upgrade, from an allowed origin. */
+function checkUpgrade(c: Context<AppEnv>, config: EdgeConfig): void {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
-    throw jsonError(426, "upgrade_required", "GET /ws expects a WebSocket upgrade");
+    throw jsonError(426, "upgrade_required", `GET ${c.req.path} expects a WebSocket upgrade`);
   }
   if (!originAllowed(c.req.header("Origin"), c.req.url, config.allowedOrigins)) {
     throw jsonError(403, "origin_not_allowed", "this origin may not open the canvas socket");
   }
+}
+
+app.get("/ws", async (c) => {
+  const config = edgeConfig(c.env);
+  checkUpgrade(c, config);
   const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
   const who = {
     isolateId: getIsolateId(),
@@ -110,12 +115,7 @@ export const LIVE_OPEN_BURST_FACTOR = 5;
  */
 app.get("/ws/live", async (c) => {
   const config = edgeConfig(c.env);
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
-    throw jsonError(426, "upgrade_required", "GET /ws/live expects a WebSocket upgrade");
-  }
-  if (!originAllowed(c.req.header("Origin"), c.req.url, config.allowedOrigins)) {
-    throw jsonError(403, "origin_not_allowed", "this origin may not open the canvas socket");
-  }
+  checkUpgrade(c, config);
   const from = c.req.query("from");
   if (from !== undefined && (!/^\d{1,10}$/.test(from) || Number(from) > 0xffffffff)) {
     throw jsonError(400, "bad_query", "from must be a sequence number (an integer in [0, 2^32 - 1])");
