@@ -2,7 +2,8 @@
  * @module canvas-object
  * The Canvas Durable Object: the one authority for the canvas and the hub every broadcast leaves
  * from. It is wiring only: canvas-state, hub, frame-ring and store hold the rules; this file connects
- * them to the edge channels (hibernatable WebSockets), the timer that paces flushes, and SQLite.
+ * them to the edge channels and the live sockets (hibernatable WebSockets), the timer that paces
+ * flushes, and SQLite.
  *
  * Each client connection has two sockets here, both hibernatable. Its edge channel (an isolate
  * cannot share one upstream socket among its clients: I/O belongs to the request that created it)
