@@ -19,10 +19,12 @@ import {
   encodeClientHello,
   encodePlace,
   gunzip,
+  type LiveHello,
   Op,
   type PixelsFrame,
   type Presence,
   type ServerHello,
+  type ServerMessage,
   type Snapshot,
 } from "../worker/protocol.ts";
 
@@ -118,50 +120,24 @@ function refusedByServer(error: unknown): boolean {
   return error instanceof Error && /Unexpected server response/.test(error.message);
 }
 
-/** Opens a socket and waits for the server hello (the caller sends the client hello). */
-export function openSocket(wsUrl: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; hello: ServerHello }> {
+/**
+ * Opens a socket and waits for its first frame, which must be the hello `isHello` accepts; later
+ * frames go to `onMessage`, whose listener is attached before the hello arrives, so none is missed.
+ */
+function openGreeted<H extends ServerMessage>(
+  url: string,
+  isHello: (m: ServerMessage) => m is H,
+  what: string,
+  timeoutMs: number,
+  onMessage?: (data: ArrayBuffer) => void,
+): Promise<{ ws: WebSocket; hello: H }> {
   return new Promise((resolve, reject) => {
     // No permessage-deflate: inflating every frame made the load generator the bottleneck.
-    const ws = new WebSocket(wsUrl, { handshakeTimeout: timeoutMs, perMessageDeflate: false });
-    ws.binaryType = "arraybuffer";
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error("no hello in time"));
-    }, timeoutMs);
-    ws.once("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    ws.once("message", (data: ArrayBuffer) => {
-      clearTimeout(timer);
-      const m = decodeServerMessage(data);
-      if (!m.ok || m.value.op !== Op.ServerHello) {
-        ws.terminate();
-        reject(new Error(m.ok ? "first frame was not a hello" : m.error.message));
-        return;
-      }
-      resolve({ ws, hello: m.value });
-    });
-  });
-}
-
-/**
- * Opens a live socket [P19] (from `from`, or from now when undefined) and waits for its LiveHello.
- * The frames after it are the caller's: the first listener is attached before this resolves.
- */
-export function openLiveSocket(
-  liveUrl: string,
-  from: number | undefined,
-  onMessage: (data: ArrayBuffer) => void,
-  timeoutMs = 10_000,
-): Promise<{ ws: WebSocket; seq: number }> {
-  return new Promise((resolve, reject) => {
-    const url = from === undefined ? liveUrl : `${liveUrl}?from=${from}`;
     const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false });
     ws.binaryType = "arraybuffer";
     const timer = setTimeout(() => {
       ws.terminate();
-      reject(new Error("no live hello in time"));
+      reject(new Error(`no ${what} in time`));
     }, timeoutMs);
     ws.once("error", (error) => {
       clearTimeout(timer);
@@ -170,20 +146,41 @@ export function openLiveSocket(
     let greeted = false;
     ws.on("message", (data: ArrayBuffer) => {
       if (greeted) {
-        onMessage(data);
+        onMessage?.(data);
         return;
       }
       greeted = true;
       clearTimeout(timer);
       const m = decodeServerMessage(data);
-      if (!m.ok || m.value.op !== Op.LiveHello) {
+      if (!m.ok || !isHello(m.value)) {
         ws.terminate();
-        reject(new Error(m.ok ? "first live frame was not a live hello" : m.error.message));
+        reject(new Error(m.ok ? `first frame was not a ${what}` : m.error.message));
         return;
       }
-      resolve({ ws, seq: m.value.seq });
+      resolve({ ws, hello: m.value });
     });
   });
+}
+
+/** Opens a socket and waits for the server hello (the caller sends the client hello). */
+export function openSocket(wsUrl: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; hello: ServerHello }> {
+  return openGreeted(wsUrl, (m): m is ServerHello => m.op === Op.ServerHello, "hello", timeoutMs);
+}
+
+/**
+ * Opens a live socket [P19] (from `from`, or from now when undefined) and waits for its LiveHello.
+ * The frames after it are the caller's: the first listener is attached before this resolves.
+ */
+export async function openLiveSocket(
+  liveUrl: string,
+  from: number | undefined,
+  onMessage: (data: ArrayBuffer) => void,
+  timeoutMs = 10_000,
+): Promise<{ ws: WebSocket; seq: number }> {
+  const url = from === undefined ? liveUrl : `${liveUrl}?from=${from}`;
+  const isLiveHello = (m: ServerMessage): m is LiveHello => m.op === Op.LiveHello;
+  const { ws, hello } = await openGreeted(url, isLiveHello, "live hello", timeoutMs, onMessage);
+  return { ws, seq: hello.seq };
 }
 
 /** Opens a socket, reads the server hello, and closes: which region and isolate serve this URL. */

@@ -303,6 +303,13 @@ function readPixels(view: DataView, offset: number, count: number, bounds: Canva
 // ---------------------------------------------------------------------------------------------------
 // Client → server
 
+/** A decimal u32 as URLs carry sequences and session numbers; undefined for anything else. */
+export function parseU32(text: string): number | undefined {
+  if (!/^\d{1,10}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= 0xffffffff ? value : undefined;
+}
+
 /** The 6-byte hello layout the client hello and the live hello share: op u8, version u8, a u32. */
 function encodeShortHello(op: Op, version: number, value: number): Uint8Array {
   const bytes = new Uint8Array(6);

@@ -37,6 +37,7 @@ import {
   MAX_LABEL_BYTES,
   Op,
   type Pixel,
+  parseU32,
 } from "../protocol.ts";
 import {
   type ChannelAttachment,
@@ -267,9 +268,8 @@ export class CanvasObject extends DurableObject<Env> {
     if (sent instanceof Response) return sent;
     if (url.pathname === "/live") return this.openLive(url, sent);
     const { isolateId, region, identity, network } = sent;
-    const sessionParam = url.searchParams.get("session") ?? "";
-    const session = /^\d{1,10}$/.test(sessionParam) ? Number(sessionParam) : Number.NaN;
-    if (!(session <= 0xffffffff)) return new Response("session must be a u32", { status: 400 });
+    const session = parseU32(url.searchParams.get("session") ?? "");
+    if (session === undefined) return new Response("session must be a u32", { status: 400 });
     const refused = this.refusal(sent, "channel");
     if (refused) return refused;
     const pair = new WebSocketPair();
@@ -315,8 +315,8 @@ export class CanvasObject extends DurableObject<Env> {
   private openLive(url: URL, sent: SentBy): Response {
     const { isolateId, region, identity, network } = sent;
     const fromParam = url.searchParams.get("from");
-    const from = fromParam === null ? undefined : /^\d{1,10}$/.test(fromParam) ? Number(fromParam) : Number.NaN;
-    if (from !== undefined && !(from <= 0xffffffff)) return new Response("from must be a u32", { status: 400 });
+    const from = fromParam === null ? undefined : parseU32(fromParam);
+    if (fromParam !== null && from === undefined) return new Response("from must be a u32", { status: 400 });
     const refused = this.refusal(sent, "live");
     if (refused) return refused;
     const pair = new WebSocketPair();
@@ -350,7 +350,9 @@ export class CanvasObject extends DurableObject<Env> {
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    if (this.liveOf(ws)) {
+    // Channels first: they carry every placement; a live socket that speaks is closed at once.
+    const attachment = this.channelOf(ws);
+    if (!attachment && this.liveOf(ws)) {
       // A live socket only receives; whatever a client sends belongs on its edge socket.
       try {
         ws.send(encodeError(ErrorCode.BadFrame, `${ERROR_NAMES[ErrorCode.BadFrame]}: the live socket only receives`));
@@ -360,7 +362,6 @@ export class CanvasObject extends DurableObject<Env> {
       }
       return;
     }
-    const attachment = this.channelOf(ws);
     if (!attachment) {
       // A channel from an older deploy, or one we cannot account for: the edge reconnects it.
       ws.close(1011, "unknown channel");
@@ -487,11 +488,11 @@ export class CanvasObject extends DurableObject<Env> {
 
   private uncountSocket(ws: WebSocket): void {
     if (!this.counted.has(ws)) return;
-    const live = this.liveOf(ws);
-    const attachment = live ?? this.channelOf(ws);
+    const channel = this.channelOf(ws);
+    const attachment = channel ?? this.liveOf(ws);
     if (!attachment) return;
     this.counted.delete(ws);
-    this.guard.socketClosed(attachment, live ? "live" : "channel");
+    this.guard.socketClosed(attachment, channel ? "channel" : "live");
   }
 
   /** The Limits frame for a channel: the limits in force, and whether its identity is banned [P17]. */
@@ -525,11 +526,10 @@ export class CanvasObject extends DurableObject<Env> {
     }
   }
 
-  /** A live socket's attachment; undefined for a channel. */
+  /** A live socket's attachment; undefined for a channel (ask `channelOf` first: it is the hot path). */
   private liveOf(ws: WebSocket): LiveAttachment | undefined {
     const cached = this.lives.get(ws);
     if (cached) return cached;
-    if (this.channels.has(ws)) return undefined;
     const attachment: unknown = ws.deserializeAttachment();
     if (!isLiveAttachment(attachment)) return undefined;
     this.lives.set(ws, attachment);
@@ -817,6 +817,7 @@ export class CanvasObject extends DurableObject<Env> {
     const now = Date.now();
     const observed = new Map<string, { region: string; channels: number }>();
     const sockets = this.ctx.getWebSockets(CHANNEL_TAG);
+    const live = this.ctx.getWebSockets(LIVE_TAG).length;
     for (const ws of sockets) {
       const a = this.channelOf(ws);
       if (!a) continue;
@@ -850,7 +851,7 @@ export class CanvasObject extends DurableObject<Env> {
       width: this.shape.width,
       height: this.shape.height,
       channels: sockets.length,
-      liveSockets: this.ctx.getWebSockets(LIVE_TAG).length,
+      liveSockets: live,
       pixelsPlaced: this.pixelsPlaced,
       framesBroadcast: this.framesBroadcast,
       placementMessages: this.placementMessages,
@@ -860,7 +861,7 @@ export class CanvasObject extends DurableObject<Env> {
       presence: {
         ...this.presence.totals(),
         observed: sockets.length,
-        live: this.ctx.getWebSockets(LIVE_TAG).length,
+        live,
         isolates,
       },
     };

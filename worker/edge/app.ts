@@ -21,10 +21,10 @@ import { type AdminAction, type Parsed, parseBan, parseLimits, parseRollback, pa
 import type { CanvasObject } from "../canvas/canvas-object.ts";
 import { KeyedBuckets } from "../canvas/guard.ts";
 import { CANVAS_NAME, type EdgeConfig, edgeConfig, type Secrets } from "../config.ts";
-import { gzip, MAX_CANVAS_SIDE } from "../protocol.ts";
+import { gzip, MAX_CANVAS_SIDE, parseU32 } from "../protocol.ts";
 import { DEV_IDENTITY_SECRET, identify, identityCookie, isIdentityId, networkOf, tokenMatches } from "./identity.ts";
 import { getFanIn, getIsolateId, getPresence, nextSessionNumber, regionOf } from "./isolate.ts";
-import { ChannelRefused, openChannel, Session } from "./session.ts";
+import { ChannelRefused, openChannel, refusalMessage, Session } from "./session.ts";
 
 type AppEnv = { Bindings: Env };
 
@@ -45,6 +45,25 @@ function identitySecret(env: Env): string {
 /** The client's network for per-network limits: Cloudflare's CF-Connecting-IP, grouped (identity.ts). */
 function networkOfRequest(request: Request): string {
   return networkOf(request.headers.get("CF-Connecting-IP") ?? undefined);
+}
+
+/**
+ * Spends one token from `network`'s bucket in `buckets`, or refuses with 429 rate_limited and a
+ * Retry-After: the per-network meters of the requests that each cost the canvas something.
+ */
+function meter(buckets: KeyedBuckets, network: string, burst: number, perSecond: number, refusal: string): void {
+  const now = Date.now();
+  const wait = buckets.waitMs(network, 1, burst, perSecond, now);
+  if (wait > 0) {
+    throw jsonError(429, "rate_limited", refusal, { "Retry-After": String(Math.ceil(wait / 1000)) });
+  }
+  buckets.take(network, 1, burst, perSecond, now);
+}
+
+/** Headers that set the identity cookie `identify` minted, when the request brought none (or a bad one). */
+function cookieHeaders(c: Context<AppEnv>, setCookie: string | undefined): Record<string, string> | undefined {
+  if (!setCookie) return undefined;
+  return { "Set-Cookie": identityCookie(setCookie, new URL(c.req.url).protocol === "https:") };
 }
 
 /** Same-origin pages may always connect; other origins only when listed in ALLOWED_ORIGINS. */
@@ -92,9 +111,7 @@ app.get("/ws", async (c) => {
     presence: getPresence(config.presenceHeartbeatMs),
     fanIn: getFanIn(config.batchMs),
   });
-  const headers = new Headers();
-  if (setCookie) headers.set("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
-  return new Response(null, { status: 101, webSocket: client, headers });
+  return new Response(null, { status: 101, webSocket: client, headers: cookieHeaders(c, setCookie) });
 });
 
 /**
@@ -117,21 +134,19 @@ app.get("/ws/live", async (c) => {
   const config = edgeConfig(c.env);
   checkUpgrade(c, config);
   const from = c.req.query("from");
-  if (from !== undefined && (!/^\d{1,10}$/.test(from) || Number(from) > 0xffffffff)) {
+  if (from !== undefined && parseU32(from) === undefined) {
     throw jsonError(400, "bad_query", "from must be a sequence number (an integer in [0, 2^32 - 1])");
   }
   const network = networkOfRequest(c.req.raw);
   const perSecond = config.liveOpensPerSecond;
   if (perSecond > 0) {
-    const burst = perSecond * LIVE_OPEN_BURST_FACTOR;
-    const now = Date.now();
-    const wait = liveOpens.waitMs(network, 1, burst, perSecond, now);
-    if (wait > 0) {
-      throw jsonError(429, "rate_limited", `at most ${perSecond} live sockets opened per second per network`, {
-        "Retry-After": String(Math.ceil(wait / 1000)),
-      });
-    }
-    liveOpens.take(network, 1, burst, perSecond, now);
+    meter(
+      liveOpens,
+      network,
+      perSecond * LIVE_OPEN_BURST_FACTOR,
+      perSecond,
+      `at most ${perSecond} live sockets opened per second per network`,
+    );
   }
   const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
   const url = new URL("https://canvas/live");
@@ -147,28 +162,20 @@ app.get("/ws/live", async (c) => {
     console.error("edge: opening a live socket failed", error);
     throw jsonError(503, "canvas_unavailable", "the canvas is not answering; try again shortly");
   }
-  if (response.status === 429) {
-    const body: unknown = await response.json().catch(() => undefined);
-    const message = typeof body === "object" && body !== null ? Reflect.get(body, "message") : undefined;
-    throw jsonError(429, "too_many_sockets", typeof message === "string" ? message : "too many sockets");
-  }
+  if (response.status === 429) throw jsonError(429, "too_many_sockets", await refusalMessage(response));
   const socket = response.webSocket;
   if (response.status !== 101 || !socket) {
     console.error(`edge: the canvas answered a live socket with ${response.status}`);
     throw jsonError(503, "canvas_unavailable", "the canvas is not answering; try again shortly");
   }
-  const headers = new Headers();
-  if (setCookie) headers.set("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
-  return new Response(null, { status: 101, webSocket: socket, headers });
+  return new Response(null, { status: 101, webSocket: socket, headers: cookieHeaders(c, setCookie) });
 });
 
-app.all("/ws", () => {
-  throw jsonError(405, "method_not_allowed", "use GET with a WebSocket upgrade");
-});
-
-app.all("/ws/live", () => {
-  throw jsonError(405, "method_not_allowed", "use GET with a WebSocket upgrade");
-});
+for (const path of ["/ws", "/ws/live"]) {
+  app.all(path, () => {
+    throw jsonError(405, "method_not_allowed", "use GET with a WebSocket upgrade");
+  });
+}
 
 app.get("/api/canvas", async (c) => {
   // Snapshots may be a second stale: they say which sequence they hold, and clients catch up from it.
@@ -201,15 +208,13 @@ app.use("/api/health", meterStatus);
 app.use("/api/stats", meterStatus);
 
 async function meterStatus(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
-  const network = networkOfRequest(c.req.raw);
-  const now = Date.now();
-  const wait = statusLookups.waitMs(network, 1, STATUS_LOOKUP_BURST, STATUS_LOOKUPS_PER_SECOND, now);
-  if (wait > 0) {
-    throw jsonError(429, "rate_limited", `at most ${STATUS_LOOKUPS_PER_SECOND} status requests per second`, {
-      "Retry-After": String(Math.ceil(wait / 1000)),
-    });
-  }
-  statusLookups.take(network, 1, STATUS_LOOKUP_BURST, STATUS_LOOKUPS_PER_SECOND, now);
+  meter(
+    statusLookups,
+    networkOfRequest(c.req.raw),
+    STATUS_LOOKUP_BURST,
+    STATUS_LOOKUPS_PER_SECOND,
+    `at most ${STATUS_LOOKUPS_PER_SECOND} status requests per second`,
+  );
   await next();
 }
 
@@ -235,9 +240,7 @@ app.get("/api/health", async (c) => {
 
 app.get("/api/session", async (c) => {
   const { id, setCookie } = await identify(c.req.header("Cookie"), identitySecret(c.env));
-  if (setCookie) c.header("Set-Cookie", identityCookie(setCookie, new URL(c.req.url).protocol === "https:"));
-  c.header("Cache-Control", "no-store");
-  return c.json({ identity: id });
+  return c.json({ identity: id }, 200, { ...cookieHeaders(c, setCookie), "Cache-Control": "no-store" });
 });
 
 /** A query parameter as a non-negative integer below `max`, or a 400. */
@@ -260,15 +263,13 @@ export const PIXEL_LOOKUP_BURST = 30;
 app.get("/api/pixel", async (c) => {
   const x = coordinate(c, "x", MAX_CANVAS_SIDE);
   const y = coordinate(c, "y", MAX_CANVAS_SIDE);
-  const network = networkOfRequest(c.req.raw);
-  const now = Date.now();
-  const wait = pixelLookups.waitMs(network, 1, PIXEL_LOOKUP_BURST, PIXEL_LOOKUPS_PER_SECOND, now);
-  if (wait > 0) {
-    throw jsonError(429, "rate_limited", `at most ${PIXEL_LOOKUPS_PER_SECOND} pixel lookups per second`, {
-      "Retry-After": String(Math.ceil(wait / 1000)),
-    });
-  }
-  pixelLookups.take(network, 1, PIXEL_LOOKUP_BURST, PIXEL_LOOKUPS_PER_SECOND, now);
+  meter(
+    pixelLookups,
+    networkOfRequest(c.req.raw),
+    PIXEL_LOOKUP_BURST,
+    PIXEL_LOOKUPS_PER_SECOND,
+    `at most ${PIXEL_LOOKUPS_PER_SECOND} pixel lookups per second`,
+  );
   const info = await canvasStub(c.env).pixelInfo(x, y);
   if (!info) throw jsonError(404, "out_of_bounds", `(${x}, ${y}) is not on the canvas`);
   return c.json(info, 200, { "Cache-Control": "no-store" });

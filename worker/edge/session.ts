@@ -62,6 +62,13 @@ export class ChannelError extends Error {}
 /** The canvas refused the channel (a socket cap); the message is for the client. */
 export class ChannelRefused extends Error {}
 
+/** The message of the canvas's 429 refusal of a socket (a socket cap), for the client. */
+export async function refusalMessage(response: Response): Promise<string> {
+  const body: unknown = await response.json().catch(() => undefined);
+  const message = typeof body === "object" && body !== null ? Reflect.get(body, "message") : undefined;
+  return typeof message === "string" ? message : "too many sockets";
+}
+
 /**
  * Opens a channel to the canvas and waits for its CanvasInfo. Resolves with the accepted upstream
  * socket and the canvas's shape; rejects with ChannelError if the canvas does not answer.
@@ -77,11 +84,7 @@ export async function openChannel(
   url.searchParams.set("network", who.network);
   url.searchParams.set("session", String(who.session));
   const response = await canvas.fetch(url, { headers: { Upgrade: "websocket" } });
-  if (response.status === 429) {
-    const body: unknown = await response.json().catch(() => undefined);
-    const message = typeof body === "object" && body !== null ? Reflect.get(body, "message") : undefined;
-    throw new ChannelRefused(typeof message === "string" ? message : "too many sockets");
-  }
+  if (response.status === 429) throw new ChannelRefused(await refusalMessage(response));
   const upstream = response.webSocket;
   if (response.status !== 101 || !upstream) throw new ChannelError(`canvas answered ${response.status}`);
   // Binary frames arrive as Blob unless asked otherwise; a Blob would be forwarded as "[object Blob]".
